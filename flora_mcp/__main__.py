@@ -1,0 +1,3 @@
+from flora_mcp.cli import main
+
+main()

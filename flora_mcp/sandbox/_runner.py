@@ -1,0 +1,126 @@
+"""Serving the app with uvicorn: in a background thread (for the MCP server and tests) or blocking (CLI).
+
+uvicorn must never write to stdout, which belongs to the MCP stdio transport: no log config of its own
+(its records propagate to whatever the process set up, on stderr), level warning, no access log.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+import uvicorn
+from starlette.applications import Starlette
+
+from flora_mcp.sandbox._app import create_app
+from flora_mcp.sandbox._store import SandboxState
+from flora_mcp.sandbox._views import API_PREFIX
+
+_START_TIMEOUT = 30.0
+_STOP_TIMEOUT = 10.0
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that says when it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()
+
+
+def _config(app: Starlette) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        loop="asyncio",
+        proxy_headers=False,  # media URLs use the origin the client actually called
+        timeout_graceful_shutdown=2,
+    )
+
+
+def _bind(host: str, port: int) -> tuple[socket.socket, str]:
+    """A listening socket (so port 0 becomes a real port before serving) and the origin that reaches it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family)
+    url_host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    if ":" in url_host:
+        url_host = f"[{url_host}]"
+    return sock, f"http://{url_host}:{sock.getsockname()[1]}"
+
+
+class RunningSandbox:
+    """A sandbox serving from a daemon thread with its own event loop; `stop()` it or use it in `with`."""
+
+    def __init__(
+        self, server: uvicorn.Server, thread: threading.Thread, origin: str, state: SandboxState
+    ) -> None:
+        self._server = server
+        self._thread = thread
+        self.origin = origin
+        self.base_url = origin + API_PREFIX
+        self.state = state
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(_STOP_TIMEOUT)
+
+    def __enter__(self) -> RunningSandbox:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"RunningSandbox(base_url={self.base_url!r})"
+
+
+def start_sandbox(host: str = "127.0.0.1", port: int = 0, *, speed: float = 1.0) -> RunningSandbox:
+    """Start a sandbox in a background thread; returns once it accepts connections."""
+    sock, origin = _bind(host, port)
+    app = create_app(speed=speed)
+    ready = threading.Event()
+    server = _Server(_config(app), on_started=ready.set)
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # uvicorn exits with SystemExit on startup failures
+            failure.append(exc)
+        finally:
+            sock.close()
+            ready.set()  # never leave the caller waiting
+
+    thread = threading.Thread(target=serve, name="flora-sandbox", daemon=True)
+    thread.start()
+    running = RunningSandbox(server, thread, origin, app.state.sandbox)
+    if not ready.wait(_START_TIMEOUT) or not server.started or failure:
+        running.stop()
+        raise RuntimeError(f"The FLORA sandbox did not start on {origin}") from (
+            failure[0] if failure else None
+        )
+    return running
+
+
+def serve_sandbox(host: str, port: int, *, speed: float, on_ready: Callable[[str], None]) -> None:
+    """Serve in this thread until Ctrl-C or SIGTERM; `on_ready(base_url)` once it accepts connections."""
+    sock, origin = _bind(host, port)
+    server = _Server(_config(create_app(speed=speed)), on_started=lambda: on_ready(origin + API_PREFIX))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled gracefully
+        pass
+    finally:
+        sock.close()

@@ -1,0 +1,58 @@
+"""The MCP surface: the server, its instructions and its tools."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import Tool
+
+from flora_mcp import __version__
+from flora_mcp.server._schemas import compact_schema
+from flora_mcp.server._state import AppState, app_state
+from flora_mcp.server._tools import register
+from flora_mcp.settings import Settings
+
+__all__ = ["INSTRUCTIONS", "AppState", "build_server"]
+
+INSTRUCTIONS = """\
+Generate images, video, audio and text with FLORA in four steps:
+1. list_workspaces, then pick a project with list_projects or make one with create_project.
+2. list_models with the type (image, video, audio or text) to choose a model_id and its params.
+3. create_generation with type, prompt, workspace_id, project_id, model and params, once per output wanted.
+4. get_generation_status with each run_id every few seconds until completed; it returns the outputs.
+Generations spend the workspace's credits: start each one once."""
+
+
+class FloraServer(MCPServer[AppState]):
+    async def list_tools(self) -> list[Tool]:
+        return [
+            tool.model_copy(
+                update={
+                    "input_schema": compact_schema(tool.input_schema),
+                    "output_schema": tool.output_schema and compact_schema(tool.output_schema),
+                }
+            )
+            for tool in await super().list_tools()
+        ]
+
+
+def build_server(settings: Settings) -> MCPServer[AppState]:
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        async with app_state(settings) as state:
+            yield state
+
+    server = FloraServer(
+        name="flora",
+        title="FLORA",
+        description="Generate images, video, audio and text with the FLORA API.",
+        instructions=INSTRUCTIONS,
+        website_url="https://flora.ai",
+        version=__version__,
+        lifespan=lifespan,
+        log_level=settings.log_level,
+    )
+    register(server)
+    return server

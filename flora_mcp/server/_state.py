@@ -1,0 +1,109 @@
+"""What the server holds for its lifetime: settings, one HTTP pool, the API client, the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import httpx2
+
+from flora_mcp.client import FloraClient, GenerationType, Model
+from flora_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from flora_mcp.sandbox import RunningSandbox
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_KEY = "sandbox-local"  # the sandbox accepts any non-empty key; this one is not a secret
+MODELS_TTL_SECONDS = 300.0
+
+
+@dataclass
+class ModelCache:
+    """`GET /models` per type, kept briefly: validating each generation should not cost a request."""
+
+    ttl: float = MODELS_TTL_SECONDS
+    _entries: dict[GenerationType | None, tuple[float, list[Model]]] = field(default_factory=dict)
+
+    async def get(self, client: FloraClient, type_: GenerationType | None) -> list[Model]:
+        now = time.monotonic()
+        entry = self._entries.get(type_)
+        if entry is not None and now - entry[0] < self.ttl:
+            return entry[1]
+        models = await client.list_models(type_)
+        self._entries[type_] = (now, models)
+        return models
+
+
+class AppState:
+    """Shared by every tool call. The sandbox, when used, starts in a thread alongside `initialize`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.models = ModelCache()
+        self._http: httpx2.AsyncClient | None = None
+        self._sandbox: Future[RunningSandbox] | None = None
+        self._client: FloraClient | None = None
+        if settings.uses_sandbox:
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flora-sandbox")
+            self._sandbox = executor.submit(_start_sandbox, settings.sandbox_speed)
+            executor.shutdown(wait=False)
+
+    @property
+    def http(self) -> httpx2.AsyncClient:
+        """One pool for the server's life, made on first use: building its TLS context costs
+        tens of milliseconds that `initialize` should not wait for."""
+        if self._http is None:
+            self._http = httpx2.AsyncClient(timeout=self.settings.timeout)
+        return self._http
+
+    async def client(self) -> FloraClient:
+        if self._client is None:
+            if self._sandbox is not None:
+                sandbox = await asyncio.wrap_future(self._sandbox)
+                base_url, key = sandbox.base_url, SANDBOX_KEY
+            else:
+                assert self.settings.api_key is not None  # uses_sandbox is False
+                base_url, key = self.settings.base_url, self.settings.api_key.get_secret_value()
+            self._client = FloraClient(api_key=key, base_url=base_url, http=self.http)
+        return self._client
+
+    async def loopback_origin(self) -> str | None:
+        """The one origin whose plain-http outputs are fetched: a sandbox on this machine."""
+        if self._sandbox is not None:
+            return (await asyncio.wrap_future(self._sandbox)).origin
+        url = httpx2.URL(self.settings.base_url)
+        if url.scheme == "http" and url.host in ("127.0.0.1", "localhost", "::1"):
+            return f"http://{url.netloc.decode()}"
+        return None
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        if self._sandbox is not None:
+            sandbox = await asyncio.wrap_future(self._sandbox)
+            await asyncio.to_thread(sandbox.stop)
+
+
+def _start_sandbox(speed: float) -> RunningSandbox:
+    from flora_mcp.sandbox import start_sandbox
+
+    sandbox = start_sandbox(speed=speed)
+    logger.warning("No FLORA_API_KEY set: using the embedded FLORA sandbox at %s", sandbox.base_url)
+    return sandbox
+
+
+@asynccontextmanager
+async def app_state(settings: Settings) -> AsyncIterator[AppState]:
+    state = AppState(settings)
+    try:
+        yield state
+    finally:
+        await state.aclose()

@@ -1,0 +1,79 @@
+"""Shared fixtures: a sandbox on a free loopback port and MCP clients connected to the server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import pytest
+from mcp.client import Client
+from mcp.types import CallToolResult, TextContent
+from pydantic import SecretStr
+
+from flora_mcp.sandbox import RunningSandbox, start_sandbox
+from flora_mcp.server import build_server
+from flora_mcp.settings import Settings
+
+TEST_SPEED = 0.01  # runs finish in a fraction of a second
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests run on anyio's runner (`pytestmark = pytest.mark.anyio`), which keeps a
+    fixture's setup and teardown in one task: MCP clients hold task groups that need that."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[RunningSandbox]:
+    running = start_sandbox(speed=TEST_SPEED)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def api_key() -> str:
+    """A fresh key per test: the sandbox gives each key its own workspace."""
+    return f"test-key-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+async def mcp(sandbox: RunningSandbox, api_key: str) -> AsyncIterator[Client]:
+    settings = Settings(api_key=SecretStr(api_key), base_url=sandbox.base_url)
+    async with Client(build_server(settings)) as client:
+        yield client
+
+
+def error_text(result: CallToolResult) -> str:
+    return " ".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+async def call_ok(client: Client, tool: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
+    result = await client.call_tool(tool, arguments or {})
+    assert not result.is_error, error_text(result)
+    assert result.structured_content is not None
+    content: dict[str, Any] = result.structured_content
+    return content
+
+
+async def workspace_and_project(client: Client, name: str = "Quick generations") -> tuple[str, str]:
+    workspaces = (await call_ok(client, "list_workspaces"))["workspaces"]
+    workspace_id = workspaces[0]["workspace_id"]
+    project = await call_ok(client, "create_project", {"workspace_id": workspace_id, "name": name})
+    return workspace_id, project["project_id"]
+
+
+async def wait_for_run(client: Client, run_id: str, limit_seconds: float = 30) -> CallToolResult:
+    """Poll get_generation_status until the run has ended; the result of the last call."""
+    with anyio.fail_after(limit_seconds):
+        while True:
+            result = await client.call_tool("get_generation_status", {"run_id": run_id})
+            assert not result.is_error, error_text(result)
+            assert result.structured_content is not None
+            if result.structured_content["status"] in ("completed", "failed"):
+                return result
+            await anyio.sleep(0.05)

@@ -91,7 +91,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "out", None):
         overrides["output_dir"] = args.out
-    return Settings(**overrides)
+    return Settings.from_env(**overrides)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -113,6 +113,12 @@ def main(argv: list[str] | None = None) -> None:
         from flora_mcp.server import build_server
 
         build_server(settings).run("stdio")
+
+
+def _serve_stdio(settings: Settings) -> None:
+    from flora_mcp.server import build_server  # lazy: `sandbox` and `demo` need none of it
+
+    build_server(settings).run("stdio")
 
 
 def _run_sandbox(host: str, port: int, speed: float) -> None:

@@ -1,21 +1,29 @@
-"""The one typed settings object; nothing else in the package reads the environment."""
+"""The one typed settings object; nothing else in the package reads the environment.
+
+Plain pydantic rather than pydantic-settings: the only source is `FLORA_*` variables, which
+take five lines to read, and the library's import would add a tenth to the server's start-up.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 DEFAULT_BASE_URL = "https://app.flora.ai/api/v1"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-class Settings(BaseSettings):
-    """Read from `FLORA_*` environment variables; the command line overrides them."""
+ENV_PREFIX = "FLORA_"
 
-    model_config = SettingsConfigDict(env_prefix="FLORA_", extra="ignore")
+
+class Settings(BaseModel):
+    """Read from `FLORA_*` environment variables by `from_env`; the command line overrides them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     api_key: SecretStr | None = Field(
         default=None, description="FLORA API key; without one the embedded sandbox is used"
@@ -30,6 +38,17 @@ class Settings(BaseSettings):
     )
     output_dir: Path = Field(default=Path("flora-demo"), description="where `flora-mcp demo` saves files")
     log_level: LogLevel = Field(default="WARNING", description="log level on stderr")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from `FLORA_<NAME>` variables (strings, converted by the field types), then overrides."""
+        environ = os.environ if environ is None else environ
+        values = {
+            name: environ[ENV_PREFIX + name.upper()]
+            for name in cls.model_fields
+            if ENV_PREFIX + name.upper() in environ
+        }
+        return cls(**(values | overrides))
 
     @property
     def uses_sandbox(self) -> bool:

@@ -38,9 +38,10 @@ T = TypeVar("T")
 
 
 class _Response(BaseModel):
-    """Base of every shape the API sends: extra keys are ignored for forward compatibility."""
+    """Base of every shape the API sends: extra keys are ignored for forward compatibility.
+    Validators are built on first use, so importing the client costs start-up almost nothing."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class Workspace(_Response):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx2
+from mcp.server.mcpserver.exceptions import ToolError
 
 from flora_mcp.client import FloraClient, GenerationType, Model
 from flora_mcp.settings import Settings
@@ -23,23 +26,33 @@ logger = logging.getLogger(__name__)
 
 SANDBOX_KEY = "sandbox-local"  # the sandbox accepts any non-empty key; this one is not a secret
 MODELS_TTL_SECONDS = 300.0
+MAX_ACCOUNTS = 1024
 
 
 @dataclass
 class ModelCache:
     """`GET /models` per type, kept briefly: validating each generation should not cost a request."""
 
+    client: FloraClient
     ttl: float = MODELS_TTL_SECONDS
     _entries: dict[GenerationType | None, tuple[float, list[Model]]] = field(default_factory=dict)
 
-    async def get(self, client: FloraClient, type_: GenerationType | None) -> list[Model]:
+    async def get(self, type_: GenerationType | None) -> list[Model]:
         now = time.monotonic()
         entry = self._entries.get(type_)
         if entry is not None and now - entry[0] < self.ttl:
             return entry[1]
-        models = await client.list_models(type_)
+        models = await self.client.list_models(type_)
         self._entries[type_] = (now, models)
         return models
+
+
+@dataclass
+class Account:
+    """What tool calls made with one FLORA key share: its client and its model catalogue."""
+
+    client: FloraClient
+    models: ModelCache
 
 
 class AppState:
@@ -47,10 +60,10 @@ class AppState:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.models = ModelCache()
         self._http: httpx2.AsyncClient | None = None
         self._sandbox: Future[RunningSandbox] | None = None
-        self._client: FloraClient | None = None
+        # Keyed by a digest, so no key is held as a dict key; bounded for a many-user HTTP server.
+        self._accounts: OrderedDict[str, Account] = OrderedDict()
         if settings.uses_sandbox:
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flora-sandbox")
             self._sandbox = executor.submit(_start_sandbox, settings.sandbox_speed)
@@ -64,16 +77,27 @@ class AppState:
             self._http = httpx2.AsyncClient(timeout=self.settings.timeout)
         return self._http
 
-    async def client(self) -> FloraClient:
-        if self._client is None:
-            if self._sandbox is not None:
-                sandbox = await asyncio.wrap_future(self._sandbox)
-                base_url, key = sandbox.base_url, SANDBOX_KEY
-            else:
-                assert self.settings.api_key is not None  # uses_sandbox is False
-                base_url, key = self.settings.base_url, self.settings.api_key.get_secret_value()
-            self._client = FloraClient(api_key=key, base_url=base_url, http=self.http)
-        return self._client
+    async def account(self, caller_key: str | None = None) -> Account:
+        """The account for a caller's own FLORA key (HTTP transports), else the server's."""
+        key: str | None
+        if self._sandbox is not None:
+            base_url, key = (await asyncio.wrap_future(self._sandbox)).base_url, caller_key or SANDBOX_KEY
+        else:
+            base_url = self.settings.base_url
+            key = caller_key or (self.settings.api_key.get_secret_value() if self.settings.api_key else None)
+        if not key:
+            raise ToolError("No FLORA API key: send yours as 'Authorization: Bearer <key>'.")
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        account = self._accounts.get(digest)
+        if account is None:
+            client = FloraClient(
+                api_key=key, base_url=base_url, http=self.http, timeout=self.settings.timeout
+            )
+            account = self._accounts[digest] = Account(client, ModelCache(client))
+            if len(self._accounts) > MAX_ACCOUNTS:
+                self._accounts.popitem(last=False)
+        self._accounts.move_to_end(digest)
+        return account
 
     async def loopback_origin(self) -> str | None:
         """The one origin whose plain-http outputs are fetched: a sandbox on this machine."""

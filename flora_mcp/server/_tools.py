@@ -27,7 +27,9 @@ from flora_mcp.client import (
 from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
 from flora_mcp.server._fetch import FetchRefused, fetch_output
-from flora_mcp.server._state import AppState
+from flora_mcp.server._http import caller_key
+from flora_mcp.server._starting import start_generation
+from flora_mcp.server._state import Account, AppState
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,11 @@ def _state(ctx: Context) -> AppState:
     state = ctx.request_context.lifespan_context
     assert isinstance(state, AppState)
     return state
+
+
+async def _account(ctx: Context) -> Account:
+    """The FLORA account this call acts for: the caller's own key over HTTP, else the server's."""
+    return await _state(ctx).account(caller_key(ctx))
 
 
 @contextmanager
@@ -74,9 +81,9 @@ def register(server: MCPServer[AppState]) -> None:
         annotations=READ,
     )
     async def list_workspaces(ctx: Context) -> Annotated[CallToolResult, results.WorkspaceList]:
-        state = _state(ctx)
+        account = await _account(ctx)
         with _api_errors():
-            workspaces = await (await state.client()).list_workspaces()
+            workspaces = await account.client.list_workspaces()
         return results.structured(results.dump_all("workspaces", workspaces))
 
     @server.tool(
@@ -92,11 +99,10 @@ def register(server: MCPServer[AppState]) -> None:
         limit: Limit = 20,
         cursor: str | None = None,
     ) -> Annotated[CallToolResult, results.ProjectList]:
-        state = _state(ctx)
         _checks.check_id("workspace_id", workspace_id)
+        account = await _account(ctx)
         with _api_errors():
-            client = await state.client()
-            page = await client.list_projects(workspace_id, query=query, limit=limit, cursor=cursor)
+            page = await account.client.list_projects(workspace_id, query=query, limit=limit, cursor=cursor)
         return results.structured(results.dump_all("projects", page.items, next_cursor=page.next_cursor))
 
     @server.tool(
@@ -108,14 +114,14 @@ def register(server: MCPServer[AppState]) -> None:
     async def create_project(
         workspace_id: WorkspaceId, name: Annotated[str, Field(min_length=1, max_length=200)], ctx: Context
     ) -> Annotated[CallToolResult, results.ProjectView]:
-        state = _state(ctx)
         _checks.check_id("workspace_id", workspace_id)
         if not name.strip():
             raise ToolError("name is empty: give the project a name, e.g. 'Quick generations'.")
         with _api_errors(
             not_found=f"Workspace {workspace_id!r} was not found: use one from list_workspaces."
         ):
-            project = await (await state.client()).create_project(workspace_id, name)
+            account = await _account(ctx)
+            project = await account.client.create_project(workspace_id, name)
         return results.structured(results.dump(project))
 
     @server.tool(
@@ -127,10 +133,10 @@ def register(server: MCPServer[AppState]) -> None:
     async def list_models(
         ctx: Context, type: Annotated[str | None, Field(json_schema_extra=TYPE_ENUM)] = None
     ) -> Annotated[CallToolResult, results.ModelList]:
-        state = _state(ctx)
         type_ = _checks.check_type(type) if type is not None else None
+        account = await _account(ctx)
         with _api_errors():
-            models = await state.models.get(await state.client(), type_)
+            models = await account.models.get(type_)
         return results.structured(results.dump_all("models", models))
 
     @server.tool(
@@ -150,16 +156,15 @@ def register(server: MCPServer[AppState]) -> None:
         model: str | None = None,
         params: dict[str, Any] | None = None,
     ) -> Annotated[CallToolResult, results.Started]:
-        state = _state(ctx)
         type_ = _checks.check_type(type)
         _checks.check_prompt(prompt)
         _checks.check_id("workspace_id", workspace_id)
         _checks.check_id("project_id", project_id)
-        with _api_errors():
-            client = await state.client()
-            if model is not None:
-                chosen = _checks.find_model(await state.models.get(client, type_), model, type_)
-                _checks.check_params(chosen, params or {})
+        account = await _account(ctx)
+        if model is not None:
+            with _api_errors():
+                models = await account.models.get(type_)
+            _checks.check_params(_checks.find_model(models, model, type_), params or {})
         request = GenerationRequest(
             type=type_,
             prompt=prompt,
@@ -169,7 +174,7 @@ def register(server: MCPServer[AppState]) -> None:
             params=params,
         )
         with _api_errors(not_found=f"Workspace {workspace_id!r} or project {project_id!r} was not found."):
-            started = await client.generate(request)
+            started = await start_generation(account.client, request)
         return results.structured(results.dump(started))
 
     @server.tool(
@@ -181,11 +186,11 @@ def register(server: MCPServer[AppState]) -> None:
     async def get_generation_status(
         run_id: RunId, ctx: Context
     ) -> Annotated[CallToolResult, results.RunView]:
-        state = _state(ctx)
         _checks.check_id("run_id", run_id)
+        account = await _account(ctx)
         with _api_errors(not_found=f"Run {run_id!r} was not found: use a run_id from create_generation."):
-            run = await (await state.client()).get_run(run_id)
-        images = await _inline_images(state, run) if run.status == "completed" else {}
+            run = await account.client.get_run(run_id)
+        images = await _inline_images(_state(ctx), run) if run.status == "completed" else {}
         return results.structured(results.dump(run), rendering.run_content(run, images))
 
     @server.tool(
@@ -202,13 +207,13 @@ def register(server: MCPServer[AppState]) -> None:
         limit: Limit = 10,
         cursor: str | None = None,
     ) -> Annotated[CallToolResult, results.GenerationList]:
-        state = _state(ctx)
         if workspace_id is not None:
             _checks.check_id("workspace_id", workspace_id)
         if project_id is not None:
             _checks.check_id("project_id", project_id)
+        account = await _account(ctx)
         with _api_errors():
-            page = await (await state.client()).list_generations(
+            page = await account.client.list_generations(
                 workspace_id=workspace_id, project_id=project_id, status=status, limit=limit, cursor=cursor
             )
         return results.structured(results.dump_all("generations", page.items, next_cursor=page.next_cursor))

@@ -21,6 +21,16 @@ environment variables (the options above override them):
                        longest side in px of images shown inline in results (default 1024).
   FLORA_OUTPUT_DIR     where `flora-mcp demo` saves outputs (default ./flora-demo).
   FLORA_LOG_LEVEL      DEBUG, INFO, WARNING (default) or ERROR; logs go to stderr.
+  FLORA_WORKSPACE_ID   workspace the `generate` tool uses when not told (default: the only one).
+  FLORA_PROJECT_NAME   project `generate` finds or creates (default "Quick generations").
+  FLORA_TRANSPORT, FLORA_HOST, FLORA_PORT, FLORA_STATELESS, FLORA_AUTH_TOKEN,
+  FLORA_REQUIRE_CLIENT_KEY, FLORA_ALLOW_UNAUTHENTICATED
+                       the serving options above (true/false for the switches).
+
+HTTP authentication: with --auth-token, clients must send 'Authorization: Bearer <token>'
+and the server's FLORA_API_KEY pays; without it, a client may send its own FLORA key as
+the bearer token, used for its requests only (--require-client-key makes that mandatory).
+Binding to a non-loopback address needs one of the two, or --allow-unauthenticated.
 """
 
 
@@ -55,6 +65,37 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_settings_options(None)],
     )
     parser.add_argument("--version", action="version", version=f"flora-mcp {__version__}")
+    serving = parser.add_argument_group("serving (without a command)")
+    serving.add_argument(
+        "--transport",
+        choices=["stdio", "sse", "http"],
+        help="stdio (default); http = streamable HTTP at /mcp; sse = legacy HTTP+SSE at /sse",
+    )
+    serving.add_argument("--host", help="interface for http/sse (default 127.0.0.1)")
+    serving.add_argument("--port", type=int, help="port for http/sse (default 8000; 0 = a free one)")
+    serving.add_argument(
+        "--stateless",
+        action="store_true",
+        default=None,
+        help="http: no server-side sessions, JSON responses; replicas behind any load balancer",
+    )
+    serving.add_argument(
+        "--auth-token",
+        help="http/sse: require 'Authorization: Bearer <token>' (prefer env FLORA_AUTH_TOKEN: "
+        "command lines are visible to other users)",
+    )
+    serving.add_argument(
+        "--require-client-key",
+        action="store_true",
+        default=None,
+        help="http/sse: each client must send its own FLORA key as its bearer token",
+    )
+    serving.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        default=None,
+        help="allow a non-loopback bind with no authentication (e.g. behind an authenticating proxy)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="{sandbox,demo}")
 
     sandbox = commands.add_parser(
@@ -87,7 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    names = {"base_url", "timeout", "sandbox_speed", "inline_max_side", "log_level"}
+    names = {
+        "base_url",
+        "timeout",
+        "sandbox_speed",
+        "inline_max_side",
+        "log_level",
+        "transport",
+        "stateless",
+        "auth_token",
+        "require_client_key",
+        "allow_unauthenticated",
+    }
+    if args.command is None:
+        names |= {"host", "port"}
     overrides: dict[str, Any] = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "out", None):
         overrides["output_dir"] = args.out
@@ -110,15 +164,26 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.exit(run_demo(settings, count=args.count, aspect_ratio=args.aspect_ratio, live=args.live))
     else:
-        from flora_mcp.server import build_server
+        _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    problem = settings.exposure_problem()
+    if problem:
+        sys.exit(f"flora-mcp: {problem}")
+    if settings.transport == "stdio":
+        from flora_mcp.server import build_server  # lazy: `sandbox` and `demo` need none of it
 
         build_server(settings).run("stdio")
+        return
+    import anyio
 
+    from flora_mcp.server import serve_http
 
-def _serve_stdio(settings: Settings) -> None:
-    from flora_mcp.server import build_server  # lazy: `sandbox` and `demo` need none of it
+    def ready(url: str) -> None:
+        print(f"flora-mcp: serving MCP over {settings.transport} at {url}", file=sys.stderr, flush=True)
 
-    build_server(settings).run("stdio")
+    anyio.run(serve_http, settings, ready)
 
 
 def _run_sandbox(host: str, port: int, speed: float) -> None:

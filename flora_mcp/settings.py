@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 DEFAULT_BASE_URL = "https://app.flora.ai/api/v1"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+Transport = Literal["stdio", "sse", "http"]
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 ENV_PREFIX = "FLORA_"
@@ -38,6 +40,18 @@ class Settings(BaseModel):
     )
     output_dir: Path = Field(default=Path("flora-demo"), description="where `flora-mcp demo` saves files")
     log_level: LogLevel = Field(default="WARNING", description="log level on stderr")
+    workspace_id: str | None = Field(default=None, description="workspace `generate` uses when not told")
+    project_name: str = Field(
+        default="Quick generations", min_length=1, description="project `generate` finds or creates"
+    )
+
+    transport: Transport = "stdio"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    stateless: bool = False
+    auth_token: SecretStr | None = None
+    require_client_key: bool = False
+    allow_unauthenticated: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -52,4 +66,24 @@ class Settings(BaseModel):
 
     @property
     def uses_sandbox(self) -> bool:
-        return self.api_key is None or not self.api_key.get_secret_value().strip()
+        """No key anywhere: the embedded sandbox stands in for FLORA."""
+        return not self.require_client_key and (
+            self.api_key is None or not self.api_key.get_secret_value().strip()
+        )
+
+    def exposure_problem(self) -> str | None:
+        """Why serving with these settings would be unsafe, or None."""
+        if self.require_client_key and self.api_key is not None:
+            return (
+                "--require-client-key and FLORA_API_KEY exclude each other: with client keys the server "
+                "holds none. Unset FLORA_API_KEY, or drop --require-client-key and use --auth-token."
+            )
+        guarded = self.auth_token is not None or self.require_client_key or self.allow_unauthenticated
+        if self.transport != "stdio" and self.host not in LOOPBACK_HOSTS and not guarded:
+            return (
+                f"refusing to serve on {self.host} without authentication: anyone who can reach it could "
+                "spend this server's credits. Use --auth-token (with FLORA_API_KEY), or "
+                "--require-client-key (each client sends its own FLORA key), or, if a proxy in front "
+                "authenticates, --allow-unauthenticated."
+            )
+        return None

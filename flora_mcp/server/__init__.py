@@ -9,12 +9,13 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import Tool
 
 from flora_mcp import __version__
+from flora_mcp.server._http import serve_http
 from flora_mcp.server._schemas import compact_schema
 from flora_mcp.server._state import AppState, app_state
 from flora_mcp.server._tools import register
 from flora_mcp.settings import Settings
 
-__all__ = ["INSTRUCTIONS", "AppState", "build_server"]
+__all__ = ["INSTRUCTIONS", "AppState", "build_server", "serve_http"]
 
 INSTRUCTIONS = """\
 Generate images, video, audio and text with FLORA in four steps:
@@ -38,11 +39,16 @@ class FloraServer(MCPServer[AppState]):
         ]
 
 
-def build_server(settings: Settings) -> MCPServer[AppState]:
+def build_server(settings: Settings, state: AppState | None = None) -> MCPServer[AppState]:
+    """The server; with `state`, every session shares it (the HTTP transports own its life)."""
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        async with app_state(settings) as state:
+        if state is not None:
             yield state
+            return
+        async with app_state(settings) as own:
+            yield own
 
     server = FloraServer(
         name="flora",

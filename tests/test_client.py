@@ -108,9 +108,10 @@ def answer(status: int, body: Any, headers: dict[str, str] | None = None) -> Han
 
 
 def make_client(handler: Handler) -> tuple[FloraClient, Recorder]:
+    """One attempt per call: these tests are about one answer each (retries: tests/test_retries.py)."""
     recorder = Recorder(handler)
     http = httpx2.AsyncClient(transport=httpx2.MockTransport(recorder))
-    return FloraClient(api_key=KEY, base_url=BASE, http=http), recorder
+    return FloraClient(api_key=KEY, base_url=BASE, http=http, max_attempts=1), recorder
 
 
 def body_of(request: httpx2.Request) -> Any:
@@ -146,28 +147,6 @@ async def test_each_post_sends_its_own_idempotency_key() -> None:
     keys = [r.headers["idempotency-key"] for r in api.requests]
     assert all(len(k) == 36 for k in keys)
     assert len(set(keys)) == 3
-
-
-async def test_a_retry_around_send_reuses_the_calls_idempotency_key() -> None:
-    """The seam for a retry layer: `_send` gets the one request built per call, key included."""
-    statuses = iter([500, 201])
-
-    class RetryOnce(FloraClient):
-        async def _send(self, request: httpx2.Request) -> httpx2.Response:
-            try:
-                return await super()._send(request)
-            except InternalServerError:
-                return await super()._send(request)
-
-    recorder = Recorder(lambda r: httpx2.Response(next(statuses), json=RUN_STARTED))
-    client = RetryOnce(
-        api_key=KEY, base_url=BASE, http=httpx2.AsyncClient(transport=httpx2.MockTransport(recorder))
-    )
-    started = await client.generate(REQUEST)
-    assert started.run_id == RUN_STARTED["run_id"]
-    first, second = recorder.requests
-    assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
-    assert body_of(first) == body_of(second)
 
 
 async def test_generate_body_leaves_out_none_fields() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import signal
 import sys
+import time
 import uuid
 import wave
 from collections.abc import AsyncIterator, Iterator
@@ -601,6 +602,15 @@ async def test_an_injected_fault_answers_once_with_its_status_and_retry_after(
     assert limited.headers["retry-after"] == "1"
     _error(limited, 429, "rate_limited")
     assert (await http.get("/workspaces")).status_code == 200
+
+
+async def test_answers_on_a_kept_alive_connection_are_not_held_back(http: httpx2.AsyncClient) -> None:
+    """With Nagle on, each answer's body waited for the client's delayed ACK: 40 ms a request."""
+    await http.get("/workspaces")
+    started = time.perf_counter()
+    for _ in range(20):
+        assert (await http.get("/workspaces")).status_code == 200
+    assert time.perf_counter() - started < 0.5  # 0.9 s with the delay
 
 
 def test_a_stopped_sandbox_refuses_connections() -> None:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import httpx2
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import pytest
 import yaml
 from openapi_core import OpenAPI

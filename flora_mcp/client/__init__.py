@@ -1,7 +1,9 @@
 """FLORA API client: the only code that knows FLORA's HTTP contract.
 
 Typed models in and out, typed exceptions for every failure (see `_errors` for the tree),
-an `Idempotency-Key` on every POST, and the bearer key sent per request.
+an `Idempotency-Key` on every POST, kept by every retry of it (see `_retry`: transport errors,
+timeouts, 408, 429 and 5xx, honouring `Retry-After`, bounded in attempts and total time), and the
+bearer key sent per request.
 """
 
 from flora_mcp.client._client import DEFAULT_BASE_URL, FloraClient

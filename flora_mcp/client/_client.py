@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 from urllib.parse import quote
 
+import anyio
 import httpx2
 from pydantic import BaseModel, ValidationError
 
@@ -36,6 +37,7 @@ from flora_mcp.client._models import (
     _Projects,
     _Workspaces,
 )
+from flora_mcp.client._retry import RetryPolicy
 
 __all__ = ["DEFAULT_BASE_URL", "FloraClient"]
 
@@ -52,6 +54,11 @@ class FloraClient:
 
     Pass `http` to share one connection pool between clients (e.g. one per user key); a shared
     pool is not closed by `aclose()`. The key travels on each request, never as a pool default.
+
+    Connection errors, timeouts, 408, 429 and 5xx are retried: at most `max_attempts` sends (1 = no
+    retries) within `retry_budget` seconds in all, waits included, waiting as `Retry-After` says or
+    with exponential backoff and jitter (0.5 s doubling to 8 s). Every attempt of a POST carries
+    the same `Idempotency-Key`. `sleep` and `clock` are seams for tests.
     """
 
     def __init__(
@@ -61,9 +68,14 @@ class FloraClient:
         base_url: str = DEFAULT_BASE_URL,
         http: httpx2.AsyncClient | None = None,
         timeout: float = 30.0,
+        max_attempts: int = 4,
+        retry_budget: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
+        self._retry = RetryPolicy(max_attempts=max_attempts, budget=retry_budget, sleep=sleep, clock=clock)
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
@@ -186,10 +198,10 @@ class FloraClient:
         params: Mapping[str, str | int | None] | None = None,
         idempotency_key: str | None = None,
     ) -> httpx2.Response:
-        """One logical call: build the request once, send it, return the successful response.
+        """One logical call: build the request once, send it (with retries), return the success.
 
-        The request, with its `Idempotency-Key`, is built here once and handed to `_send`, so a
-        retry layer around `_send` re-sends the very same key and the API can deduplicate it.
+        The request, with its `Idempotency-Key`, is built here once and every attempt re-sends that
+        very request, so the API can tell a retry from a new call and start nothing twice.
         """
         headers = {
             "Authorization": f"Bearer {self._api_key}",
@@ -206,7 +218,7 @@ class FloraClient:
             headers=headers,
             timeout=self._timeout,
         )
-        return await self._send(request)
+        return await self._retry.run(lambda: self._send(request), method=method, path=request.url.path)
 
     async def _send(self, request: httpx2.Request) -> httpx2.Response:
         """One attempt: send, log, and turn transport failures and non-2xx answers into FloraErrors."""

@@ -18,6 +18,8 @@ FloraError
 
 `str()` of every error is written to be shown to an agent as a tool error. No error ever holds
 the API key: the requests attached to errors are copies without the `Authorization` header.
+Every error says how many times its call was sent (`.attempts`); when retries ran out, `str()`
+ends with why (`.gave_up`, e.g. "gave up after 4 attempts in 7.2 s").
 """
 
 from __future__ import annotations
@@ -60,6 +62,15 @@ class FieldError(BaseModel):
 
 class FloraError(Exception):
     """Base class of every error raised by the FLORA client."""
+
+    attempts: int = 1  # how many times the call was sent; set by the retry loop
+    gave_up: str | None = None  # set when retries stopped at their bound: "gave up after ..."
+
+    def __str__(self) -> str:
+        return self._with_retry_note(super().__str__())
+
+    def _with_retry_note(self, text: str) -> str:
+        return f"{text} — {self.gave_up}" if self.gave_up else text
 
 
 class APIConnectionError(FloraError):
@@ -111,7 +122,7 @@ class APIStatusError(FloraError):
             text += f" — {details}"
         if self.retry_after is not None:
             text += f" (retry after {self.retry_after:g}s)"
-        return text
+        return self._with_retry_note(text)
 
     def __repr__(self) -> str:
         return (

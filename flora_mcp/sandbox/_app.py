@@ -6,7 +6,7 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +28,10 @@ from flora_mcp.sandbox._errors import (
     not_found,
     unauthorized,
 )
+from flora_mcp.sandbox._faults import FaultRule
 from flora_mcp.sandbox._media import render
 from flora_mcp.sandbox._middleware import RecordRequests, bearer
-from flora_mcp.sandbox._store import Project, SandboxState, Workspace
+from flora_mcp.sandbox._store import IdempotencyMode, Project, SandboxState, Workspace
 from flora_mcp.sandbox._views import API_PREFIX, generation_item, run_started, run_status
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,10 @@ class Api:
         scope = caller.workspace.workspace_id
         previous = self.state.replay(scope, key)
         if previous is not None:
+            if self.state.idempotency == "conflict":
+                raise idempotency_duplicate(
+                    "This Idempotency-Key was already used in the last two hours; use a new key."
+                )
             if previous.fingerprint != fingerprint:
                 raise idempotency_duplicate(
                     "This Idempotency-Key was already used with a different request; use a new key."
@@ -212,7 +217,9 @@ class Api:
             draw = functools.partial(render, run.type, run.model_id, run.prompt, run.resolved_params)
             self.state.media[cache_key] = await anyio.to_thread.run_sync(draw)
         content, content_type = self.state.media[cache_key]
-        return Response(content, media_type=content_type, headers={"Cache-Control": "public, max-age=86400"})
+        # Public, like a CDN's output URLs; CORS so a gallery view in a host's iframe can read text outputs.
+        headers = {"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"}
+        return Response(content, media_type=content_type, headers=headers)
 
 
 async def _enveloped(call: Callable[[], Awaitable[Response]]) -> Response:
@@ -232,9 +239,20 @@ async def _no_route(request: Request, exc: Exception) -> Response:
     return ApiError(status, "unknown_error", "An unknown error occurred.").response()
 
 
-def create_app(*, speed: float = 1.0, seed: int | None = None) -> Starlette:
-    """The sandbox as an ASGI app; `app.state.sandbox` is its SandboxState."""
-    state = SandboxState(speed=speed, seed=seed)
+def create_app(
+    *,
+    speed: float = 1.0,
+    seed: int | None = None,
+    faults: Iterable[FaultRule] = (),
+    idempotency: IdempotencyMode = "replay",
+) -> Starlette:
+    """The sandbox as an ASGI app; `app.state.sandbox` is its SandboxState.
+
+    `seed` makes ids, unseeded pictures and the faults' random draws repeatable; `faults` are the rules
+    in force from the start (see `parse_faults`); `idempotency` is "replay" (a repeated key and body
+    get the first answer) or "conflict" (a repeated key is refused with 409 idempotency_duplicate).
+    """
+    state = SandboxState(speed=speed, seed=seed, faults=faults, idempotency=idempotency)
     api = Api(state)
     p = API_PREFIX
     routes = [

@@ -6,16 +6,19 @@ uvicorn must never write to stdout, which belongs to the MCP stdio transport: no
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 import uvicorn
 from starlette.applications import Starlette
 
 from flora_mcp.sandbox._app import create_app
-from flora_mcp.sandbox._store import SandboxState
+from flora_mcp.sandbox._faults import FaultRule
+from flora_mcp.sandbox._middleware import DroppedConnection
+from flora_mcp.sandbox._store import IdempotencyMode, SandboxState
 from flora_mcp.sandbox._views import API_PREFIX
 
 _START_TIMEOUT = 30.0
@@ -35,7 +38,13 @@ class _Server(uvicorn.Server):
             self._on_started()
 
 
+def _not_an_injected_drop(record: logging.LogRecord) -> bool:
+    """uvicorn logs the exception that drops a connection as a failure; an injected drop is not one."""
+    return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+
+
 def _config(app: Starlette) -> uvicorn.Config:
+    logging.getLogger("uvicorn.error").addFilter(_not_an_injected_drop)  # once: the same function
     return uvicorn.Config(
         app,
         log_config=None,
@@ -52,6 +61,10 @@ def _bind(host: str, port: int) -> tuple[socket.socket, str]:
     """A listening socket (so port 0 becomes a real port before serving) and the origin that reaches it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.create_server((host, port), family=family)
+    # Accepted sockets inherit this. asyncio sets it only on sockets made with proto=IPPROTO_TCP, and
+    # create_server makes proto 0: without it, Nagle holds each answer's body until the client's
+    # delayed ACK of its headers, 40 ms per request on a kept-alive connection.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     url_host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
     if ":" in url_host:
         url_host = f"[{url_host}]"
@@ -86,10 +99,21 @@ class RunningSandbox:
         return f"RunningSandbox(base_url={self.base_url!r})"
 
 
-def start_sandbox(host: str = "127.0.0.1", port: int = 0, *, speed: float = 1.0) -> RunningSandbox:
-    """Start a sandbox in a background thread; returns once it accepts connections."""
+def start_sandbox(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    speed: float = 1.0,
+    seed: int | None = None,
+    faults: Iterable[FaultRule] = (),
+    idempotency: IdempotencyMode = "replay",
+) -> RunningSandbox:
+    """Start a sandbox in a background thread; returns once it accepts connections.
+
+    `seed`, `faults` and `idempotency` are as for `create_app`; change them later on `.state`.
+    """
     sock, origin = _bind(host, port)
-    app = create_app(speed=speed)
+    app = create_app(speed=speed, seed=seed, faults=faults, idempotency=idempotency)
     ready = threading.Event()
     server = _Server(_config(app), on_started=ready.set)
     failure: list[BaseException] = []
@@ -114,10 +138,24 @@ def start_sandbox(host: str = "127.0.0.1", port: int = 0, *, speed: float = 1.0)
     return running
 
 
-def serve_sandbox(host: str, port: int, *, speed: float, on_ready: Callable[[str], None]) -> None:
-    """Serve in this thread until Ctrl-C or SIGTERM; `on_ready(base_url)` once it accepts connections."""
+def serve_sandbox(
+    host: str,
+    port: int,
+    *,
+    speed: float,
+    on_ready: Callable[[str], None],
+    seed: int | None = None,
+    faults: Iterable[FaultRule] = (),
+    idempotency: IdempotencyMode = "replay",
+) -> None:
+    """Serve in this thread until Ctrl-C or SIGTERM; `on_ready(base_url)` once it accepts connections.
+
+    `seed`, `faults` (e.g. `parse_faults("POST /generate drop first")`) and `idempotency` are as for
+    `create_app`.
+    """
     sock, origin = _bind(host, port)
-    server = _Server(_config(create_app(speed=speed)), on_started=lambda: on_ready(origin + API_PREFIX))
+    app = create_app(speed=speed, seed=seed, faults=faults, idempotency=idempotency)
+    server = _Server(_config(app), on_started=lambda: on_ready(origin + API_PREFIX))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled gracefully

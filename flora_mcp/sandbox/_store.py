@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import random
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from flora_mcp.sandbox._catalogue import SEED_MAX, Model
+from flora_mcp.sandbox._faults import FaultRule, FaultSet
 
 FAIL_MARKER = "[sandbox:fail]"
 IDEMPOTENCY_TTL_SECONDS = 2 * 60 * 60  # the contract: duplicates are detected within two hours
@@ -19,6 +19,10 @@ _FAIL_AT_SHARE = 0.6  # a run asked to fail does so part-way through
 
 OUTPUT_KINDS = {"image": ("imageUrl", "png"), "video": ("videoUrl", "gif"), "audio": ("audioUrl", "wav")}
 OUTPUT_KINDS["text"] = ("text", "txt")
+
+# "replay": the same key and body get the first answer again; "conflict": a repeated key is always
+# refused with 409 idempotency_duplicate, as the contract allows within two hours.
+IdempotencyMode = Literal["replay", "conflict"]
 
 
 def ms(seconds: float) -> int:
@@ -33,6 +37,7 @@ class RecordedRequest:
     api_key: str | None = field(repr=False)  # the bearer value as received
     idempotency_key: str | None
     status: int
+    dropped: bool = False  # processed, but the connection was closed before this answer was sent
 
 
 @dataclass(frozen=True)
@@ -147,20 +152,26 @@ class SandboxState:
     """Everything the sandbox knows. Mutated only on the server's event loop; tests read it from outside."""
 
     def __init__(
-        self, *, speed: float = 1.0, seed: int | None = None, clock: Callable[[], float] = time.time
+        self,
+        *,
+        speed: float = 1.0,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.time,
+        faults: Iterable[FaultRule] = (),
+        idempotency: IdempotencyMode = "replay",
     ) -> None:
         self.speed = speed
         self.clock = clock
         self.rng = random.Random(seed)
+        self.faults = FaultSet(faults, seed=seed)
+        self.idempotency: IdempotencyMode = idempotency
         self.requests: list[RecordedRequest] = []
         self.runs: dict[str, Run] = {}
         self.projects: dict[str, Project] = {}
         self.workspaces: dict[str, Workspace] = {}  # by workspace_id
         self.media: dict[str, tuple[bytes, str]] = {}  # "run_id/file" -> (bytes, content type)
         self._replays: dict[tuple[str, str], Replay] = {}
-        self._faults: list[Fault] = []
         self._seq = 0
-        self._lock = threading.Lock()  # guards only what tests touch from their own thread: faults
 
     def runs_started(self) -> int:
         return len(self.runs)
@@ -248,16 +259,8 @@ class SandboxState:
     # faults injected by tests
 
     def inject_fault(self, status: int = 503, *, retry_after: float | None = None, times: int = 1) -> None:
-        """Answer the next `times` API requests with `status` (and a Retry-After header when given)."""
-        with self._lock:
-            self._faults.extend(Fault(status, retry_after) for _ in range(times))
+        """Answer the next `times` API requests with `status` (and a Retry-After header when given).
 
-    def take_fault(self) -> Fault | None:
-        with self._lock:
-            return self._faults.pop(0) if self._faults else None
-
-
-@dataclass(frozen=True)
-class Fault:
-    status: int
-    retry_after: float | None
+        Shorthand for `faults.add(FaultRule(status=..., retry_after=..., times=...))`.
+        """
+        self.faults.add(FaultRule(status=status, retry_after=retry_after, times=times))

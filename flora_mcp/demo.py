@@ -6,15 +6,15 @@ import asyncio
 import os
 import sys
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-import anyio
 import httpx2
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
+from flora_mcp.downloads import FetchRefused, save_output
 from flora_mcp.settings import Settings
 
 PROMPT = "a cinematic product photo of a ceramic mug on a sunlit table"
@@ -35,7 +35,7 @@ class DemoError(Exception):
 def run_demo(settings: Settings, *, count: int, aspect_ratio: str, live: bool) -> int:
     try:
         paths = asyncio.run(_demo(settings, count=count, aspect_ratio=aspect_ratio, live=live))
-    except DemoError as exc:
+    except (DemoError, FetchRefused) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     print(f"\nSaved {len(paths)} file(s):")
@@ -109,7 +109,7 @@ async def _demo(settings: Settings, *, count: int, aspect_ratio: str, live: bool
         print("4. Polling until complete")
         runs = await _follow(client, run_ids)
         # Inside the session: without a key, the outputs are served by the server's own sandbox.
-        return await _save(runs, settings.output_dir)
+        return await _save(runs, settings.output_dir, live=live)
 
 
 def _offers(model: dict[str, Any], param: str, value: str) -> bool:
@@ -137,16 +137,14 @@ async def _follow(client: Client, run_ids: list[str]) -> list[dict[str, Any]]:
     return [latest[r] for r in run_ids]
 
 
-async def _save(runs: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-    await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
+async def _save(runs: list[dict[str, Any]], out_dir: Path, *, live: bool) -> list[Path]:
     paths: list[Path] = []
-    async with httpx2.AsyncClient(timeout=30) as http:
+    async with httpx2.AsyncClient() as http:
         for run in runs:
             for output in run["outputs"]:
-                response = await http.get(output["url"])
-                response.raise_for_status()
-                suffix = Path(httpx2.URL(output["url"]).path).suffix or ".bin"
-                path = await anyio.Path(out_dir / f"{run['run_id']}-{output['output_id']}{suffix}").resolve()
-                await path.write_bytes(response.content)
-                paths.append(Path(path))
+                url = httpx2.URL(output["url"])
+                # Against the sandbox the outputs are served on loopback; live, only https is fetched.
+                origin = None if live else f"{url.scheme}://{url.netloc.decode()}"
+                name = f"{run['run_id']}-{output['output_id']}{PurePosixPath(url.path).suffix}"
+                paths.append(await save_output(http, str(url), out_dir, name, loopback_origin=origin))
     return paths

@@ -55,7 +55,7 @@ async def fetch_output(
     loopback_origin: str | None,
     expect: str = "image/",
     max_bytes: int = MAX_OUTPUT_BYTES,
-    timeout: httpx2.Timeout = FETCH_TIMEOUT,
+    timeout: httpx2.Timeout = FETCH_TIMEOUT,  # noqa: ASYNC109 - httpx's per-phase timeouts, not a deadline
 ) -> bytes:
     """The body of `url`, refused if it breaks a rule above or is not `expect` content."""
     for _ in range(MAX_REDIRECTS + 1):

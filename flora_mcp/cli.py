@@ -16,6 +16,9 @@ environment variables (the options above override them):
                        loopback port and used instead (said on stderr).
   FLORA_BASE_URL       FLORA API base URL (default {DEFAULT_BASE_URL}).
   FLORA_TIMEOUT        seconds per FLORA API request (default 30).
+  FLORA_MAX_ATTEMPTS   tries per API request: connection errors, timeouts, 408, 429 and 5xx
+                       are retried with backoff, honouring Retry-After (default 4).
+  FLORA_RETRY_BUDGET   seconds one request may spend on retries, waits included (default 60).
   FLORA_SANDBOX_SPEED  sandbox run time as a fraction of each model's estimate (default 0.25).
   FLORA_INLINE_MAX_SIDE
                        longest side in px of images shown inline in results (default 1024).
@@ -40,6 +43,12 @@ def _settings_options(default: Any) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False, argument_default=default)
     common.add_argument("--base-url", help="FLORA API base URL (env FLORA_BASE_URL)")
     common.add_argument("--timeout", type=float, help="seconds per API request (env FLORA_TIMEOUT)")
+    common.add_argument(
+        "--max-attempts", type=int, help="tries per API request, 1 = no retries (env FLORA_MAX_ATTEMPTS)"
+    )
+    common.add_argument(
+        "--retry-budget", type=float, help="seconds one request may spend retrying (env FLORA_RETRY_BUDGET)"
+    )
     common.add_argument(
         "--sandbox-speed", type=float, help="sandbox run time / model estimate (env FLORA_SANDBOX_SPEED)"
     )
@@ -109,6 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    sandbox.add_argument(
+        "--faults",
+        default="",
+        help='faults to inject, e.g. "POST /generate drop first; * 429 retry_after=2 p=0.3; '
+        'GET /runs/* latency=0.5" (status, drop, first, retry_after=S, latency=S, p=P, times=N)',
+    )
+    sandbox.add_argument("--seed", type=int, help="seed for random faults and ids, to replay a run")
+    sandbox.add_argument(
+        "--idempotency",
+        choices=["replay", "conflict"],
+        default="replay",
+        help="a repeated Idempotency-Key: replay the first answer (default) or refuse with 409",
+    )
 
     demo = commands.add_parser(
         "demo",
@@ -131,6 +153,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     names = {
         "base_url",
         "timeout",
+        "max_attempts",
+        "retry_budget",
         "sandbox_speed",
         "inline_max_side",
         "log_level",
@@ -158,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command == "sandbox":
-        _run_sandbox(args.host, args.port, settings.sandbox_speed)
+        _run_sandbox(args, settings.sandbox_speed)
     elif args.command == "demo":
         from flora_mcp.demo import run_demo
 
@@ -186,10 +210,23 @@ def _serve(settings: Settings) -> None:
     anyio.run(serve_http, settings, ready)
 
 
-def _run_sandbox(host: str, port: int, speed: float) -> None:
-    from flora_mcp.sandbox import serve_sandbox
+def _run_sandbox(args: argparse.Namespace, speed: float) -> None:
+    from flora_mcp.sandbox import parse_faults, serve_sandbox
+
+    try:
+        faults = parse_faults(args.faults)
+    except ValueError as exc:
+        sys.exit(f"flora-mcp sandbox: --faults: {exc}")
 
     def ready(base_url: str) -> None:
-        print(base_url, flush=True)
+        print(base_url, flush=True)  # the first line of output is the interface
 
-    serve_sandbox(host, port, speed=speed, on_ready=ready)
+    serve_sandbox(
+        args.host,
+        args.port,
+        speed=speed,
+        on_ready=ready,
+        seed=args.seed,
+        faults=faults,
+        idempotency=args.idempotency,
+    )

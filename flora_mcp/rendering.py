@@ -17,6 +17,7 @@ from flora_mcp.client import Run, RunOutput
 
 # Hosts struggle with tool results over about 1 MB; base64 adds a third.
 INLINE_BUDGET_BYTES = 600_000
+_MIN_SIDE = 256
 _MIME_BY_SUFFIX = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -44,8 +45,27 @@ def run_summary(run: Run) -> str:
         return f"Run {run.run_id} failed: {reason}"
     return (
         f"Run {run.run_id} is {run.status} ({run.progress:.0f}%). "
-        "Call get_generation_status again in a few seconds."
+        "Call get_generation_status again, with wait_seconds to wait for it."
     )
+
+
+def generation_summary(runs: Sequence[Run], notes: Sequence[str] = ()) -> str:
+    """One line per run, then what to do about any still going; `notes` go first."""
+    done = sum(1 for r in runs if r.status == "completed")
+    lines = [*notes, f"{done} of {len(runs)} run(s) completed:"]
+    for run in runs:
+        if run.status == "completed":
+            lines += [f"- {run.run_id}: {o.type} {o.url}" for o in run.outputs]
+        elif run.status == "failed":
+            lines.append(f"- {run.run_id} failed: {run.error_message or run.error_code or 'no reason given'}")
+        else:
+            lines.append(f"- {run.run_id}: {run.status} ({run.progress:.0f}%)")
+    going = [r.run_id for r in runs if r.status in ("pending", "running")]
+    if going:
+        lines.append(f"Still going: call get_generation_status with wait_seconds for {', '.join(going)}.")
+    if done:
+        lines.append("Output URLs are long-lived but not permanent: download what you need to keep.")
+    return "\n".join(lines)
 
 
 def output_mime(output: RunOutput) -> str:
@@ -55,7 +75,21 @@ def output_mime(output: RunOutput) -> str:
 
 def run_content(run: Run, inline_images: Mapping[str, ImageContent]) -> list[ContentBlock]:
     """Text summary, a resource_link per output URL, and the inline images fetched for it."""
-    blocks: list[ContentBlock] = [TextContent(type="text", text=run_summary(run))]
+    return [TextContent(type="text", text=run_summary(run)), *output_blocks(run, inline_images)]
+
+
+def generation_content(
+    runs: Sequence[Run], inline_images: Mapping[str, ImageContent], notes: Sequence[str] = ()
+) -> list[ContentBlock]:
+    """`run_content` for several runs of one request: one summary, then each run's outputs."""
+    blocks: list[ContentBlock] = [TextContent(type="text", text=generation_summary(runs, notes))]
+    for run in runs:
+        blocks += output_blocks(run, inline_images)
+    return blocks
+
+
+def output_blocks(run: Run, inline_images: Mapping[str, ImageContent]) -> list[ContentBlock]:
+    blocks: list[ContentBlock] = []
     for output in run.outputs:
         if output.type == "text" and not output.url.startswith(("http://", "https://")):
             continue  # the SDK allows text content in place of a URL: the summary already shows it
@@ -81,14 +115,18 @@ def inline_image(data: bytes, max_side: int, budget: int = INLINE_BUDGET_BYTES) 
     with Image.open(io.BytesIO(data)) as original:
         original.seek(0)  # the first frame of an animation
         image = original.convert("RGB")
-    image.thumbnail((max_side, max_side))
     encoded = b""
-    for quality in (85, 75, 60, 45):
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=quality, optimize=True)
-        encoded = buffer.getvalue()
-        if len(encoded) <= budget:
+    while True:  # a small budget (many images in one result) shrinks the picture, not only its quality
+        image.thumbnail((max_side, max_side))
+        for quality in (85, 75, 60, 45):
+            buffer = io.BytesIO()
+            image.save(buffer, format="JPEG", quality=quality, optimize=True)
+            encoded = buffer.getvalue()
+            if len(encoded) <= budget:
+                break
+        if len(encoded) <= budget or max_side <= _MIN_SIDE:
             break
+        max_side = max(_MIN_SIDE, max_side * 3 // 4)
     return ImageContent(type="image", data=base64.b64encode(encoded).decode(), mimeType="image/jpeg")
 
 

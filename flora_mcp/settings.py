@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 DEFAULT_BASE_URL = "https://app.flora.ai/api/v1"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -32,8 +32,14 @@ class Settings(BaseModel):
     )
     base_url: str = Field(default=DEFAULT_BASE_URL, description="FLORA API base URL")
     timeout: float = Field(default=30.0, gt=0, description="seconds per FLORA API request")
+    max_attempts: int = Field(default=4, ge=1, le=10, description="tries per API request (1 = no retries)")
+    retry_budget: float = Field(default=60.0, gt=0, description="seconds one request may spend retrying")
     sandbox_speed: float = Field(
         default=0.25, gt=0, description="sandbox run time as a fraction of each model's estimate"
+    )
+    media_origins: list[str] = Field(
+        default=["https://flora.ai", "https://*.flora.ai"],
+        description="origins FLORA serves outputs from, which the gallery view may load",
     )
     inline_max_side: int = Field(
         default=1024, ge=64, le=4096, description="longest side, in px, of images shown inline"
@@ -53,14 +59,21 @@ class Settings(BaseModel):
     require_client_key: bool = False
     allow_unauthenticated: bool = False
 
+    @field_validator("media_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """FLORA_MEDIA_ORIGINS=https://a.example,https://b.example"""
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from `FLORA_<NAME>` variables (strings, converted by the field types), then overrides."""
         environ = os.environ if environ is None else environ
+        # An empty variable counts as unset: hosts (e.g. a bundle's cleared field) pass "" for "none".
         values = {
             name: environ[ENV_PREFIX + name.upper()]
             for name in cls.model_fields
-            if ENV_PREFIX + name.upper() in environ
+            if environ.get(ENV_PREFIX + name.upper(), "").strip()
         }
         return cls(**(values | overrides))
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
+from hypothesis import HealthCheck, settings
 from mcp.client import Client
 from mcp.types import CallToolResult, TextContent
 from pydantic import SecretStr
@@ -17,6 +18,15 @@ from flora_mcp.server import build_server
 from flora_mcp.settings import Settings
 
 TEST_SPEED = 0.01  # runs finish in a fraction of a second
+
+# Property tests: fixed seed and a small budget by default, so CI is fast and replayable;
+# `pytest --hypothesis-profile=long` for a real search.
+_SLOW_OK = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile(
+    "ci", max_examples=25, derandomize=True, deadline=None, suppress_health_check=_SLOW_OK
+)
+settings.register_profile("long", max_examples=1500, deadline=None, suppress_health_check=_SLOW_OK)
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ TOOLS = {
     "create_generation",
     "get_generation_status",
     "list_generations",
+    "generate",
 }
 
 
@@ -31,10 +32,11 @@ async def test_every_tool_has_title_description_schemas_and_annotations(mcp: Cli
 
 async def test_annotations_are_honest_about_spending_and_reading(mcp: Client) -> None:
     tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
-    spend = tools["create_generation"].annotations
-    assert spend is not None
-    assert spend.read_only_hint is False and spend.idempotent_hint is False
-    assert spend.destructive_hint is False  # it adds a run; it changes nothing that exists
+    for name in ("create_generation", "generate"):
+        spend = tools[name].annotations
+        assert spend is not None
+        assert spend.read_only_hint is False and spend.idempotent_hint is False
+        assert spend.destructive_hint is False  # it adds runs; it changes nothing that exists
     for name in (
         "list_workspaces",
         "list_projects",
@@ -62,3 +64,14 @@ async def test_instructions_state_the_four_steps(mcp: Client) -> None:
     assert text is not None
     for step in ("list_workspaces", "list_models", "create_generation", "get_generation_status"):
         assert step in text
+
+
+async def test_result_tools_declare_the_gallery_view_and_it_is_served(mcp: Client) -> None:
+    tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+    for name in ("get_generation_status", "generate"):
+        assert tools[name].meta == {"ui": {"resourceUri": "ui://flora/gallery.html"}}
+    [content] = (await mcp.read_resource("ui://flora/gallery.html")).contents
+    assert content.mime_type == "text/html;profile=mcp-app"
+    assert content.meta is not None
+    csp = content.meta["ui"]["csp"]
+    assert "https://*.flora.ai" in csp["resourceDomains"]

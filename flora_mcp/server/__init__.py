@@ -14,6 +14,7 @@ from flora_mcp.server._schemas import compact_schema
 from flora_mcp.server._state import AppState, app_state
 from flora_mcp.server._tools import register
 from flora_mcp.settings import Settings
+from flora_mcp.ui import register_gallery
 
 __all__ = ["INSTRUCTIONS", "AppState", "build_server", "serve_http"]
 
@@ -22,7 +23,9 @@ Generate images, video, audio and text with FLORA in four steps:
 1. list_workspaces, then pick a project with list_projects or make one with create_project.
 2. list_models with the type (image, video, audio or text) to choose a model_id and its params.
 3. create_generation with type, prompt, workspace_id, project_id, model and params, once per output wanted.
-4. get_generation_status with each run_id every few seconds until completed; it returns the outputs.
+4. get_generation_status with each run_id until completed (wait_seconds waits for you); it returns
+   the outputs, images inline.
+Or all four in one call: generate with the prompt, count and params.
 Generations spend the workspace's credits: start each one once."""
 
 
@@ -42,13 +45,24 @@ class FloraServer(MCPServer[AppState]):
 def build_server(settings: Settings, state: AppState | None = None) -> MCPServer[AppState]:
     """The server; with `state`, every session shares it (the HTTP transports own its life)."""
 
+    live: list[AppState] = [state] if state is not None else []
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         if state is not None:
             yield state
             return
         async with app_state(settings) as own:
-            yield own
+            live.append(own)
+            try:
+                yield own
+            finally:
+                live.remove(own)
+
+    async def media_origins() -> list[str]:
+        """Where output URLs point: FLORA's media hosts, and a local sandbox's origin."""
+        loopback = await live[-1].loopback_origin() if live else None
+        return [*settings.media_origins, *([loopback] if loopback else [])]
 
     server = FloraServer(
         name="flora",
@@ -61,4 +75,5 @@ def build_server(settings: Settings, state: AppState | None = None) -> MCPServer
         log_level=settings.log_level,
     )
     register(server)
+    register_gallery(server, media_origins)
     return server

@@ -1,9 +1,9 @@
 """What each tool declares as its output schema, and how results are built.
 
 Results carry the API's objects whole, under the API's field names. The declared schemas
-name the fields an agent acts on and leave the rest open (extra keys allowed): every host
-reads the whole tool list into the model's context on each turn, and the full shapes would
-double its size for no decision an agent makes.
+name the few fields an agent acts on (ids, status, outputs) and leave the rest open (extra
+keys allowed): every host reads the whole tool list into the model's context on each turn,
+and names, types and the full shapes are in the data itself.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from mcp.types import CallToolResult, ContentBlock, TextContent
 from pydantic import BaseModel, ConfigDict
 
-from flora_mcp.client import GenerationType, OutputType, RunStatus
+from flora_mcp.client import RunStatus
 
 
 class _Open(BaseModel):
@@ -24,7 +24,6 @@ class _Open(BaseModel):
 
 class WorkspaceView(_Open):
     workspace_id: str
-    name: str
 
 
 class WorkspaceList(_Open):
@@ -33,8 +32,6 @@ class WorkspaceList(_Open):
 
 class ProjectView(_Open):
     project_id: str
-    name: str
-    workspace_id: str
 
 
 class ProjectList(_Open):
@@ -42,17 +39,10 @@ class ProjectList(_Open):
     next_cursor: str | None
 
 
-class ParamView(_Open):
-    name: str
-    type: str
-    required: bool
-
-
 class ModelView(_Open):
     model_id: str
-    type: GenerationType
     estimated_seconds: int
-    params: list[ParamView]
+    params: list[dict[str, Any]]  # name, type, required, options…: read from the data
 
 
 class ModelList(_Open):
@@ -65,8 +55,7 @@ class Started(_Open):
 
 
 class OutputView(_Open):
-    output_id: str
-    type: OutputType
+    type: str  # imageUrl, videoUrl, audioUrl, text or documentUrl: the summary text names it too
     url: str
 
 
@@ -77,16 +66,28 @@ class RunView(_Open):
     outputs: list[OutputView]
 
 
+class RunBrief(_Open):
+    run_id: str
+    status: str  # pending, running, completed or failed; the enum is declared once, in RunView
+
+
 class GenerationList(_Open):
-    generations: list[RunView]
+    generations: list[dict[str, Any]]  # whole generations: run_id, status, outputs, …
     next_cursor: str | None
 
 
+class Generated(_Open):
+    # Also carries workspace_id, type, prompt and params (a gallery's captions), each run whole.
+    project_id: str
+    model: str
+    runs: list[RunBrief]
+
+
 def structured(data: dict[str, Any], content: Sequence[ContentBlock] | None = None) -> CallToolResult:
-    """Structured content, and the same as JSON text for hosts that read only text."""
-    if content is None:
-        content = [TextContent(type="text", text=json.dumps(data, ensure_ascii=False))]
-    return CallToolResult(content=list(content), structured_content=data)
+    """Structured content, and the same as JSON text (after any other content): the spec asks for it,
+    hosts that read only text need it, and views whose host strips structured content fall back on it."""
+    as_text = TextContent(type="text", text=json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    return CallToolResult(content=[*(content or []), as_text], structured_content=data)
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

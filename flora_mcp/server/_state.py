@@ -13,10 +13,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import anyio
 import httpx2
 from mcp.server.mcpserver.exceptions import ToolError
 
 from flora_mcp.client import FloraClient, GenerationType, Model
+from flora_mcp.server._waiting import RunClock
 from flora_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,10 +51,13 @@ class ModelCache:
 
 @dataclass
 class Account:
-    """What tool calls made with one FLORA key share: its client and its model catalogue."""
+    """What tool calls made with one FLORA key share: its client, its model catalogue, the runs
+    it started (for waiting), and a lock so concurrent calls do not create a project twice."""
 
     client: FloraClient
     models: ModelCache
+    runs: RunClock = field(default_factory=RunClock)
+    project_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
 
 class AppState:
@@ -91,7 +96,12 @@ class AppState:
         account = self._accounts.get(digest)
         if account is None:
             client = FloraClient(
-                api_key=key, base_url=base_url, http=self.http, timeout=self.settings.timeout
+                api_key=key,
+                base_url=base_url,
+                http=self.http,
+                timeout=self.settings.timeout,
+                max_attempts=self.settings.max_attempts,
+                retry_budget=self.settings.retry_budget,
             )
             account = self._accounts[digest] = Account(client, ModelCache(client))
             if len(self._accounts) > MAX_ACCOUNTS:

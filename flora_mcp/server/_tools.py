@@ -2,42 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, Final
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, ImageContent, ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from flora_mcp import rendering
-from flora_mcp.client import (
-    AuthenticationError,
-    FloraError,
-    GenerationRequest,
-    InsufficientCreditsError,
-    NotFoundError,
-    RateLimitError,
-    Run,
-    RunStatus,
-)
-from flora_mcp.server import _checks
+from flora_mcp.client import GenerationRequest, RunStatus
+from flora_mcp.server import _checks, _generate, _waiting
 from flora_mcp.server import _results as results
-from flora_mcp.server._fetch import FetchRefused, fetch_output
-from flora_mcp.server._http import caller_key
+from flora_mcp.server._context import account as _account
+from flora_mcp.server._context import api_errors as _api_errors
+from flora_mcp.server._context import app_state as _state
+from flora_mcp.server._inline import inline_images
 from flora_mcp.server._starting import start_generation
-from flora_mcp.server._state import Account, AppState
-
-logger = logging.getLogger(__name__)
+from flora_mcp.server._state import AppState
+from flora_mcp.ui import tool_meta
 
 TYPE_ENUM: Final = {"enum": list(_checks.GENERATION_TYPES)}
 WorkspaceId = Annotated[str, Field(description="ws_… from list_workspaces")]
 ProjectId = Annotated[str, Field(description="prj_… from list_projects")]
 RunId = Annotated[str, Field(description="run_… from create_generation")]
 Limit = Annotated[int, Field(ge=1, le=100)]
+WaitSeconds = Annotated[float, Field(ge=0, le=_waiting.MAX_WAIT_SECONDS)]
 
 # Hints left out hold their spec defaults: open-world (FLORA is an outside service) and, for
 # read-only tools, idempotent and non-destructive by definition.
@@ -45,39 +34,10 @@ READ: Final = ToolAnnotations(readOnlyHint=True)
 CREATE: Final = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False)
 
 
-def _state(ctx: Context) -> AppState:
-    state = ctx.request_context.lifespan_context
-    assert isinstance(state, AppState)
-    return state
-
-
-async def _account(ctx: Context) -> Account:
-    """The FLORA account this call acts for: the caller's own key over HTTP, else the server's."""
-    return await _state(ctx).account(caller_key(ctx))
-
-
-@contextmanager
-def _api_errors(not_found: str | None = None) -> Iterator[None]:
-    """API failures become tool errors that say what to do next."""
-    try:
-        yield
-    except NotFoundError as exc:
-        raise ToolError(not_found or str(exc)) from exc
-    except AuthenticationError as exc:
-        raise ToolError(f"{exc}. Check the FLORA API key the server was started with.") from exc
-    except InsufficientCreditsError as exc:
-        raise ToolError(f"{exc}. Add credits to this workspace in FLORA, or use another workspace.") from exc
-    except RateLimitError as exc:
-        raise ToolError(f"{exc}. FLORA is rate-limiting: wait a little, then try again.") from exc
-    except FloraError as exc:
-        raise ToolError(str(exc)) from exc
-
-
 def register(server: MCPServer[AppState]) -> None:
     @server.tool(
-        title="List FLORA workspaces",
-        description="Step 1. Workspaces this key can use; generations are billed to one. "
-        "Its workspace_id goes to the other tools.",
+        title="List workspaces",
+        description="Step 1. Workspaces this key can use; generations are billed to one.",
         annotations=READ,
     )
     async def list_workspaces(ctx: Context) -> Annotated[CallToolResult, results.WorkspaceList]:
@@ -88,8 +48,8 @@ def register(server: MCPServer[AppState]) -> None:
 
     @server.tool(
         title="List projects",
-        description="Step 1. Projects in a workspace, most recent first; query filters by name. "
-        "Pick one or call create_project. Paged: pass next_cursor as cursor.",
+        description="Step 1. Projects in a workspace, newest first; query filters by name. Pick one "
+        "or create_project. Paged: pass next_cursor as cursor.",
         annotations=READ,
     )
     async def list_projects(
@@ -107,8 +67,7 @@ def register(server: MCPServer[AppState]) -> None:
 
     @server.tool(
         title="Create a project",
-        description="Step 1. Create a project in a workspace; generations attach to it and appear "
-        "on its FLORA canvas.",
+        description="Step 1. Create a project in a workspace; its generations show on its FLORA canvas.",
         annotations=CREATE,
     )
     async def create_project(
@@ -126,8 +85,7 @@ def register(server: MCPServer[AppState]) -> None:
 
     @server.tool(
         title="List models",
-        description="Step 2. Models of a type, with the params each accepts (aspect_ratio options, "
-        "seed, …) for create_generation.",
+        description="Step 2. Models of a type and the params each accepts (aspect_ratio options, seed, …).",
         annotations=READ,
     )
     async def list_models(
@@ -141,10 +99,9 @@ def register(server: MCPServer[AppState]) -> None:
 
     @server.tool(
         title="Start a generation",
-        description="Step 3. Start one generation (spends credits). type: exactly image, video, audio "
-        "or text, not a model family like t2i. model: a model_id from list_models for that type; "
-        'omit for the default. params: that model\'s, e.g. {"aspect_ratio": "4:3"}. '
-        "Returns run_id for get_generation_status.",
+        description="Step 3. Start one run (spends credits). type: image, video, audio or text, not "
+        "a model family (t2i…). model: a model_id from list_models for that type; omit for the "
+        'default. params: that model\'s, e.g. {"aspect_ratio": "4:3"}.',
         annotations=CREATE,
     )
     async def create_generation(
@@ -175,34 +132,60 @@ def register(server: MCPServer[AppState]) -> None:
         )
         with _api_errors(not_found=f"Workspace {workspace_id!r} or project {project_id!r} was not found."):
             started = await start_generation(account.client, request)
+        account.runs.started(started.run_id, started.estimated_seconds)
         return results.structured(results.dump(started))
 
     @server.tool(
         title="Get generation status",
-        description="Step 4. Status and progress of a run; once completed, its outputs, images shown "
-        "inline. Poll every few seconds until then.",
+        description="Step 4. A run's status; once completed, its outputs, images inline. "
+        "wait_seconds (≤50) waits for the end, with progress.",
         annotations=READ,
+        meta=tool_meta(),
     )
     async def get_generation_status(
-        run_id: RunId, ctx: Context
+        run_id: RunId, ctx: Context, wait_seconds: WaitSeconds = 0
     ) -> Annotated[CallToolResult, results.RunView]:
         _checks.check_id("run_id", run_id)
         account = await _account(ctx)
+        follow = _waiting.follow(account.runs, run_id)
         with _api_errors(not_found=f"Run {run_id!r} was not found: use a run_id from create_generation."):
-            run = await account.client.get_run(run_id)
-        images = await _inline_images(_state(ctx), run) if run.status == "completed" else {}
-        return results.structured(results.dump(run), rendering.run_content(run, images))
+            report = ctx.report_progress if wait_seconds else None
+            await _waiting.wait(account.client, [follow], wait_seconds, report)
+        assert follow.run is not None  # the last poll either read the run or raised
+        images = await inline_images(_state(ctx), [follow.run])
+        return results.structured(results.dump(follow.run), rendering.run_content(follow.run, images))
+
+    @server.tool(
+        title="Generate and wait",
+        description="Steps 1-4 in one call (spends credits): starts count runs of prompt, waits, returns "
+        "every output, images inline. Defaults: the only workspace, project 'Quick generations', the "
+        'first model taking params, e.g. {"aspect_ratio": "4:3"}.',
+        annotations=CREATE,
+        meta=tool_meta(),
+    )
+    async def generate(
+        prompt: Annotated[str, Field(max_length=20_000)],
+        ctx: Context,
+        type: Annotated[str, Field(json_schema_extra=TYPE_ENUM)] = "image",
+        count: Annotated[int, Field(ge=1, le=_generate.MAX_COUNT)] = 1,
+        model: str | None = None,
+        params: dict[str, Any] | None = None,
+        workspace_id: str | None = None,
+        project_id: str | None = None,
+        wait_seconds: WaitSeconds = _generate.DEFAULT_WAIT_SECONDS,
+    ) -> Annotated[CallToolResult, results.Generated]:
+        ask = _generate.Ask(prompt, type, count, model, params or {}, workspace_id, project_id, wait_seconds)
+        return await _generate.generate(ctx, ask)
 
     @server.tool(
         title="List generations",
-        description="Generation history, newest first, with status and outputs; filter by workspace, "
-        "project or status.",
+        description="Generation history, newest first, with outputs; filter by workspace, project or status.",
         annotations=READ,
     )
     async def list_generations(
         ctx: Context,
-        workspace_id: WorkspaceId | None = None,
-        project_id: ProjectId | None = None,
+        workspace_id: str | None = None,
+        project_id: str | None = None,
         status: RunStatus | None = None,
         limit: Limit = 10,
         cursor: str | None = None,
@@ -217,27 +200,3 @@ def register(server: MCPServer[AppState]) -> None:
                 workspace_id=workspace_id, project_id=project_id, status=status, limit=limit, cursor=cursor
             )
         return results.structured(results.dump_all("generations", page.items, next_cursor=page.next_cursor))
-
-
-async def _inline_images(state: AppState, run: Run) -> dict[str, ImageContent]:
-    """Fetch and downscale each image output; one that cannot be fetched is only linked."""
-    urls = [o.url for o in run.outputs if o.type == "imageUrl"]
-    budget = rendering.inline_budget_per_image(run.outputs)
-    origin = await state.loopback_origin()
-
-    async def one(url: str) -> tuple[str, ImageContent | None]:
-        try:
-            data = await fetch_output(state.http, url, sandbox_origin=origin)
-            image = await asyncio.to_thread(
-                rendering.inline_image, data, state.settings.inline_max_side, budget
-            )
-        except (FetchRefused, OSError, ValueError) as exc:
-            logger.info("Not inlining an output of %s: %s", run.run_id, exc)
-            return url, None
-        except Exception as exc:  # a media host's failure must not hide the run's result
-            logger.info("Not inlining an output of %s: %s", run.run_id, type(exc).__name__)
-            return url, None
-        return url, image
-
-    pairs = await asyncio.gather(*(one(url) for url in urls))
-    return {url: image for url, image in pairs if image is not None}

@@ -1,0 +1,168 @@
+"""get_generation_status with wait_seconds: the server waits, reports progress, and stops when cancelled."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+import pytest
+from mcp.client import Client
+from mcp.types import ImageContent
+from pydantic import SecretStr
+
+from flora_mcp.client import FloraClient, GenerationRequest
+from flora_mcp.sandbox import RunningSandbox, start_sandbox
+from flora_mcp.server import build_server
+from flora_mcp.server._waiting import FIRST_STEP, MAX_STEP, QUIET_MAX, Follow
+from flora_mcp.settings import Settings
+from tests.conftest import call_ok, error_text, workspace_and_project
+
+pytestmark = pytest.mark.anyio
+
+SLOW_SPEED = 0.2  # the video model's 60 s estimate becomes a 12 s run: longer than any wait here
+
+
+@pytest.fixture(scope="module")
+def slow_sandbox() -> Iterator[RunningSandbox]:
+    with start_sandbox(speed=SLOW_SPEED) as running:
+        yield running
+
+
+@pytest.fixture
+async def slow_mcp(slow_sandbox: RunningSandbox, api_key: str) -> AsyncIterator[Client]:
+    settings = Settings(api_key=SecretStr(api_key), base_url=slow_sandbox.base_url)
+    async with Client(build_server(settings)) as client:
+        yield client
+
+
+def run_polls(sandbox: RunningSandbox, run_id: str) -> int:
+    return sum(1 for r in sandbox.state.requests if r.method == "GET" and r.path.endswith(f"/runs/{run_id}"))
+
+
+async def start_video(client: Client) -> str:
+    workspace_id, project_id = await workspace_and_project(client)
+    started = await call_ok(
+        client,
+        "create_generation",
+        {"type": "video", "prompt": "waves", "workspace_id": workspace_id, "project_id": project_id},
+    )
+    run_id: str = started["run_id"]
+    return run_id
+
+
+async def test_wait_returns_the_completed_run_with_inline_image_and_progress(
+    mcp: Client, sandbox: RunningSandbox
+) -> None:
+    workspace_id, project_id = await workspace_and_project(mcp)
+    started = await call_ok(
+        mcp,
+        "create_generation",
+        {"type": "image", "prompt": "a mug", "workspace_id": workspace_id, "project_id": project_id},
+    )
+    updates: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        updates.append((progress, total, message))
+
+    result = await mcp.call_tool(
+        "get_generation_status",
+        {"run_id": started["run_id"], "wait_seconds": 20},
+        progress_callback=on_progress,
+    )
+    assert not result.is_error, error_text(result)
+    assert result.structured_content is not None
+    assert result.structured_content["status"] == "completed"
+    assert [b for b in result.content if isinstance(b, ImageContent)]
+    assert updates, "no progress notifications"
+    values = [progress for progress, _, _ in updates]
+    assert values == sorted(set(values)), "progress must only grow"
+    assert updates[-1][:2] == (100, 100)
+    assert all(message for _, _, message in updates)
+    # This server started the run, so it knows the estimate: it polls near the end, not in a loop.
+    assert run_polls(sandbox, started["run_id"]) <= 2
+
+
+async def test_without_a_progress_token_the_wait_still_answers(mcp: Client) -> None:
+    workspace_id, project_id = await workspace_and_project(mcp)
+    started = await call_ok(
+        mcp,
+        "create_generation",
+        {"type": "text", "prompt": "a haiku", "workspace_id": workspace_id, "project_id": project_id},
+    )
+    run = await call_ok(mcp, "get_generation_status", {"run_id": started["run_id"], "wait_seconds": 20})
+    assert run["status"] == "completed"
+
+
+async def test_wait_shorter_than_the_run_returns_its_status_and_says_to_call_again(
+    slow_mcp: Client,
+) -> None:
+    run_id = await start_video(slow_mcp)
+    began = time.monotonic()
+    result = await slow_mcp.call_tool("get_generation_status", {"run_id": run_id, "wait_seconds": 1})
+    assert time.monotonic() - began < 5
+    assert result.structured_content is not None
+    assert result.structured_content["status"] in ("pending", "running")
+    assert result.structured_content["outputs"] == []
+    hint = error_text(result)
+    assert "get_generation_status again" in hint and "wait_seconds" in hint
+
+
+async def test_wait_seconds_out_of_range_is_refused(mcp: Client) -> None:
+    result = await mcp.call_tool("get_generation_status", {"run_id": "run_x", "wait_seconds": 51})
+    assert result.is_error and "50" in error_text(result)
+
+
+async def test_cancelling_the_call_stops_the_polling(
+    slow_mcp: Client, slow_sandbox: RunningSandbox, api_key: str
+) -> None:
+    # Started outside this server, so it is polled from the first moment, on short intervals.
+    workspace_id, project_id = await workspace_and_project(slow_mcp)
+    async with FloraClient(api_key=api_key, base_url=slow_sandbox.base_url) as flora:
+        started = await flora.generate(
+            GenerationRequest(type="video", prompt="waves", workspace_id=workspace_id, project_id=project_id)
+        )
+    run_id = started.run_id
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(slow_mcp.call_tool, "get_generation_status", {"run_id": run_id, "wait_seconds": 30})
+        with anyio.fail_after(10):
+            # The sandbox's log is written on its own thread: nothing to await but a look at it.
+            while run_polls(slow_sandbox, run_id) < 3:  # noqa: ASYNC110
+                await anyio.sleep(0.02)
+        group.cancel_scope.cancel()
+
+    after_cancel = run_polls(slow_sandbox, run_id)
+    # The next polls were due within 0.6 s; a settle window of twice that shows none went out.
+    await anyio.sleep(1.2)
+    assert run_polls(slow_sandbox, run_id) == after_cancel
+    # The session is still usable afterwards.
+    assert (await call_ok(slow_mcp, "get_generation_status", {"run_id": run_id}))["status"] in (
+        "pending",
+        "running",
+    )
+
+
+def test_a_run_with_an_estimate_is_first_polled_just_before_it_ends_then_on_growing_steps() -> None:
+    follow = Follow("run_1", started=100.0, estimate=10.0)
+    follow.plan(100.0)
+    assert follow.next_poll == pytest.approx(109.8)
+    delays = []
+    for _ in range(10):
+        now = follow.next_poll
+        follow.plan(now)
+        delays.append(round(follow.next_poll - now, 3))
+    assert delays[0] == FIRST_STEP
+    assert delays == sorted(delays) and delays[-1] == MAX_STEP
+
+
+def test_a_long_run_is_still_looked_at_before_its_estimate() -> None:
+    follow = Follow("run_1", started=0.0, estimate=120.0)
+    follow.plan(0.0)
+    assert follow.next_poll == QUIET_MAX  # a run that fails early is noticed early
+
+
+def test_a_rate_limited_poll_waits_as_long_as_it_was_told() -> None:
+    follow = Follow("run_1")
+    follow.plan(0.0, not_before=7.0)
+    assert follow.next_poll == 7.0

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from mcp.client import Client
+from mcp.client import Client, advertise
+from mcp.types import ImageContent, ResourceLink, TextContent
+from pydantic import SecretStr
+
+from flora_mcp.sandbox import RunningSandbox
+from flora_mcp.server import build_server
+from flora_mcp.settings import Settings
+from tests.conftest import call_ok, wait_for_run, workspace_and_project
 
 pytestmark = pytest.mark.anyio
 
@@ -75,3 +82,26 @@ async def test_result_tools_declare_the_gallery_view_and_it_is_served(mcp: Clien
     assert content.meta is not None
     csp = content.meta["ui"]["csp"]
     assert "https://*.flora.ai" in csp["resourceDomains"]
+
+
+async def test_hosts_with_and_without_mcp_apps_get_the_same_result(
+    sandbox: RunningSandbox, api_key: str
+) -> None:
+    settings = Settings(api_key=SecretStr(api_key), base_url=sandbox.base_url)
+    apps = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})
+    async with (
+        Client(build_server(settings)) as plain,
+        Client(build_server(settings), extensions=[apps]) as rich,
+    ):
+        workspace_id, project_id = await workspace_and_project(plain)
+        started = await call_ok(
+            plain,
+            "create_generation",
+            {"type": "image", "prompt": "a mug", "workspace_id": workspace_id, "project_id": project_id},
+        )
+        done = await wait_for_run(plain, started["run_id"])
+        again = await rich.call_tool("get_generation_status", {"run_id": started["run_id"]})
+    assert again.structured_content == done.structured_content
+    assert [type(b) for b in again.content] == [type(b) for b in done.content]
+    kinds = {type(b) for b in done.content}
+    assert {TextContent, ResourceLink, ImageContent} <= kinds

@@ -20,7 +20,6 @@ from mcp.types import CallToolResult
 
 from flora_mcp import rendering
 from flora_mcp.client import (
-    FloraClient,
     FloraError,
     GenerationRequest,
     GenerationType,
@@ -76,7 +75,7 @@ async def generate(ctx: Context, ask: Ask) -> CallToolResult:
         model=model.model_id,
         params=dict(ask.params) or None,
     )
-    started, failures = await _start_all(client, request, ask.count)
+    started, failures = await _start_all(acct, request, ask.count)
     if not started:
         raise ToolError(_why(failures[0]))
     notes = [f"{len(failures)} of {ask.count} runs did not start: {_why(failures[0])}"] if failures else []
@@ -160,7 +159,7 @@ def _why(exc: FloraError | ToolError) -> str:
 
 
 async def _start_all(
-    client: FloraClient, request: GenerationRequest, count: int
+    acct: Account, request: GenerationRequest, count: int
 ) -> tuple[list[RunStarted], list[FloraError | ToolError]]:
     """Start `count` runs at once; the ones that started, and why any did not."""
     started: list[RunStarted | None] = [None] * count  # in request order, whatever order they finish
@@ -168,7 +167,7 @@ async def _start_all(
 
     async def one(index: int) -> None:
         try:
-            started[index] = await start_generation(client, request)
+            started[index] = await start_generation(acct.client, acct.claims, request)
         except (FloraError, ToolError) as exc:  # one failure must not hide the runs that did start
             failures.append(exc)
 

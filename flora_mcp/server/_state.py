@@ -18,6 +18,7 @@ import httpx2
 from mcp.server.mcpserver.exceptions import ToolError
 
 from flora_mcp.client import FloraClient, GenerationType, Model
+from flora_mcp.server._starting import RunClaims
 from flora_mcp.server._waiting import RunClock
 from flora_mcp.settings import Settings
 
@@ -52,11 +53,13 @@ class ModelCache:
 @dataclass
 class Account:
     """What tool calls made with one FLORA key share: its client, its model catalogue, the runs
-    it started (for waiting), and a lock so concurrent calls do not create a project twice."""
+    it started (for waiting) and handed out (for exactly-once starts), and a lock so concurrent
+    calls do not create a project twice."""
 
     client: FloraClient
     models: ModelCache
     runs: RunClock = field(default_factory=RunClock)
+    claims: RunClaims = field(default_factory=RunClaims)
     project_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
 

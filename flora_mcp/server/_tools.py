@@ -131,7 +131,7 @@ def register(server: MCPServer[AppState]) -> None:
             params=params,
         )
         with _api_errors(not_found=f"Workspace {workspace_id!r} or project {project_id!r} was not found."):
-            started = await start_generation(account.client, request)
+            started = await start_generation(account.client, account.claims, request)
         account.runs.started(started.run_id, started.estimated_seconds)
         return results.structured(results.dump(started))
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from mcp.server.mcpserver import MCPServer
-from mcp.types import Tool
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, InputRequiredResult, Tool
+from mcp.types import Resource as MCPResource
 
 from flora_mcp import __version__
 from flora_mcp.server._http import serve_http
 from flora_mcp.server._schemas import compact_schema
 from flora_mcp.server._state import AppState, app_state
-from flora_mcp.server._tools import register
 from flora_mcp.settings import Settings
-from flora_mcp.ui import register_gallery
 
 __all__ = ["INSTRUCTIONS", "AppState", "build_server", "serve_http"]
 
@@ -30,7 +30,20 @@ Generations spend the workspace's credits: start each one once."""
 
 
 class FloraServer(MCPServer[AppState]):
+    """The SDK's server, with tools and the gallery registered on first need rather than at start:
+    `initialize` needs neither, and building their schemas is a tenth of start-up."""
+
+    def __init__(self, *args: Any, register: Callable[[FloraServer], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._register: Callable[[FloraServer], None] | None = register
+
+    def _ready(self) -> None:
+        if self._register is not None:
+            register, self._register = self._register, None
+            register(self)
+
     async def list_tools(self) -> list[Tool]:
+        self._ready()
         return [
             tool.model_copy(
                 update={
@@ -41,8 +54,26 @@ class FloraServer(MCPServer[AppState]):
             for tool in await super().list_tools()
         ]
 
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        self._ready()
+        return await super().call_tool(name, arguments, context)
 
-def build_server(settings: Settings, state: AppState | None = None) -> MCPServer[AppState]:
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        self._ready()
+        return super()._tool_input_schema(name)
+
+    async def list_resources(self) -> list[MCPResource]:
+        self._ready()
+        return await super().list_resources()
+
+    async def read_resource(self, uri: Any, context: Context[AppState, Any] | None = None) -> Any:
+        self._ready()
+        return await super().read_resource(uri, context)
+
+
+def build_server(settings: Settings, state: AppState | None = None) -> FloraServer:
     """The server; with `state`, every session shares it (the HTTP transports own its life)."""
 
     live: list[AppState] = [state] if state is not None else []
@@ -64,6 +95,13 @@ def build_server(settings: Settings, state: AppState | None = None) -> MCPServer
         loopback = await live[-1].loopback_origin() if live else None
         return [*settings.media_origins, *([loopback] if loopback else [])]
 
+    def register_all(server: FloraServer) -> None:
+        from flora_mcp.server._tools import register  # lazy: see FloraServer
+        from flora_mcp.ui import register_gallery
+
+        register(server)
+        register_gallery(server, media_origins)
+
     server = FloraServer(
         name="flora",
         title="FLORA",
@@ -73,7 +111,6 @@ def build_server(settings: Settings, state: AppState | None = None) -> MCPServer
         version=__version__,
         lifespan=lifespan,
         log_level=settings.log_level,
+        register=register_all,
     )
-    register(server)
-    register_gallery(server, media_origins)
     return server

@@ -15,8 +15,9 @@ from flora_mcp.client import (
     NotFoundError,
     RateLimitError,
 )
+from flora_mcp.server._account import Account
 from flora_mcp.server._http import caller_key
-from flora_mcp.server._state import Account, AppState
+from flora_mcp.server._state import AppState
 
 
 def app_state(ctx: Context) -> AppState:

@@ -29,10 +29,10 @@ from flora_mcp.client import (
 )
 from flora_mcp.server import _checks, _waiting
 from flora_mcp.server import _results as results
+from flora_mcp.server._account import Account
 from flora_mcp.server._context import account, advice, api_errors, app_state
 from flora_mcp.server._inline import inline_images
 from flora_mcp.server._starting import start_generation
-from flora_mcp.server._state import Account
 from flora_mcp.settings import Settings
 
 MAX_COUNT: Final = 8

@@ -1,66 +1,30 @@
-"""What the server holds for its lifetime: settings, one HTTP pool, the API client, the sandbox."""
+"""What the server holds for its lifetime: settings, one HTTP pool, the sandbox, and an account
+(API client and caches) per FLORA key."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import anyio
 import httpx2
 from mcp.server.mcpserver.exceptions import ToolError
 
-from flora_mcp.client import FloraClient, GenerationType, Model
-from flora_mcp.server._starting import RunClaims
-from flora_mcp.server._waiting import RunClock
 from flora_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from flora_mcp.sandbox import RunningSandbox
+    from flora_mcp.server._account import Account
 
 logger = logging.getLogger(__name__)
 
 SANDBOX_KEY = "sandbox-local"  # the sandbox accepts any non-empty key; this one is not a secret
-MODELS_TTL_SECONDS = 300.0
 MAX_ACCOUNTS = 1024
-
-
-@dataclass
-class ModelCache:
-    """`GET /models` per type, kept briefly: validating each generation should not cost a request."""
-
-    client: FloraClient
-    ttl: float = MODELS_TTL_SECONDS
-    _entries: dict[GenerationType | None, tuple[float, list[Model]]] = field(default_factory=dict)
-
-    async def get(self, type_: GenerationType | None) -> list[Model]:
-        now = time.monotonic()
-        entry = self._entries.get(type_)
-        if entry is not None and now - entry[0] < self.ttl:
-            return entry[1]
-        models = await self.client.list_models(type_)
-        self._entries[type_] = (now, models)
-        return models
-
-
-@dataclass
-class Account:
-    """What tool calls made with one FLORA key share: its client, its model catalogue, the runs
-    it started (for waiting) and handed out (for exactly-once starts), and a lock so concurrent
-    calls do not create a project twice."""
-
-    client: FloraClient
-    models: ModelCache
-    runs: RunClock = field(default_factory=RunClock)
-    claims: RunClaims = field(default_factory=RunClaims)
-    project_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
 
 class AppState:
@@ -98,6 +62,10 @@ class AppState:
         digest = hashlib.sha256(key.encode()).hexdigest()
         account = self._accounts.get(digest)
         if account is None:
+            # Lazy: the client and its models are not needed until the first tool call.
+            from flora_mcp.client import FloraClient
+            from flora_mcp.server._account import Account, ModelCache
+
             client = FloraClient(
                 api_key=key,
                 base_url=base_url,

@@ -48,8 +48,8 @@ def register(server: MCPServer[AppState]) -> None:
 
     @server.tool(
         title="List projects",
-        description="Step 1. Projects in a workspace, newest first; query filters by name. Pick one "
-        "or create_project. Paged: pass next_cursor as cursor.",
+        description="Step 1. A workspace's projects, newest first; query filters by name; paged by "
+        "cursor. Pick one or create_project.",
         annotations=READ,
     )
     async def list_projects(
@@ -138,7 +138,7 @@ def register(server: MCPServer[AppState]) -> None:
     @server.tool(
         title="Get generation status",
         description="Step 4. A run's status; once completed, its outputs, images inline. "
-        "wait_seconds (≤50) waits for the end, with progress.",
+        "wait_seconds (≤50) waits for the end.",
         annotations=READ,
         meta=tool_meta(),
     )
@@ -157,9 +157,9 @@ def register(server: MCPServer[AppState]) -> None:
 
     @server.tool(
         title="Generate and wait",
-        description="Steps 1-4 in one call (spends credits): starts count runs of prompt, waits, returns "
+        description="Steps 1-4 in one call (spends credits): count runs of prompt, waited for; returns "
         "every output, images inline. Defaults: the only workspace, project 'Quick generations', the "
-        'first model taking params, e.g. {"aspect_ratio": "4:3"}.',
+        "first model taking params.",
         annotations=CREATE,
         meta=tool_meta(),
     )

@@ -1,0 +1,45 @@
+"""What tool calls made with one FLORA key share."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import anyio
+
+from flora_mcp.client import FloraClient, GenerationType, Model
+from flora_mcp.server._starting import RunClaims
+from flora_mcp.server._waiting import RunClock
+
+MODELS_TTL_SECONDS = 300.0
+
+
+@dataclass
+class ModelCache:
+    """`GET /models` per type, kept briefly: validating each generation should not cost a request."""
+
+    client: FloraClient
+    ttl: float = MODELS_TTL_SECONDS
+    _entries: dict[GenerationType | None, tuple[float, list[Model]]] = field(default_factory=dict)
+
+    async def get(self, type_: GenerationType | None) -> list[Model]:
+        now = time.monotonic()
+        entry = self._entries.get(type_)
+        if entry is not None and now - entry[0] < self.ttl:
+            return entry[1]
+        models = await self.client.list_models(type_)
+        self._entries[type_] = (now, models)
+        return models
+
+
+@dataclass
+class Account:
+    """What tool calls made with one FLORA key share: its client, its model catalogue, the runs
+    it started (for waiting) and handed out (for exactly-once starts), and a lock so concurrent
+    calls do not create a project twice."""
+
+    client: FloraClient
+    models: ModelCache
+    runs: RunClock = field(default_factory=RunClock)
+    claims: RunClaims = field(default_factory=RunClaims)
+    project_lock: anyio.Lock = field(default_factory=anyio.Lock)

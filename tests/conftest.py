@@ -10,13 +10,25 @@ import anyio
 import pytest
 from hypothesis import HealthCheck, settings
 from mcp.client import Client
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult, ImageContent, TextContent
 from pydantic import SecretStr
 
 from flora_mcp.sandbox import RunningSandbox, start_sandbox
 from flora_mcp.server import build_server
 from flora_mcp.settings import Settings
 
+TOOL_NAMES = frozenset(
+    {
+        "list_workspaces",
+        "list_projects",
+        "create_project",
+        "list_models",
+        "create_generation",
+        "get_generation_status",
+        "generate",
+        "list_generations",
+    }
+)
 TEST_SPEED = 0.01  # runs finish in a fraction of a second
 
 # Property tests: fixed seed and a small budget by default, so CI is fast and replayable;
@@ -87,3 +99,27 @@ async def wait_for_run(client: Client, run_id: str, limit_seconds: float = 30) -
             if result.structured_content["status"] in ("completed", "failed"):
                 return result
             await anyio.sleep(0.05)
+
+
+async def four_steps(mcp: Client, aspect_ratio: str = "4:3") -> dict[str, Any]:
+    """The seed's four steps for one image; the completed run (shown inline) it ends with."""
+    workspace_id, project_id = await workspace_and_project(mcp)
+    [model, *_] = (await call_ok(mcp, "list_models", {"type": "image"}))["models"]
+    started = await call_ok(
+        mcp,
+        "create_generation",
+        {
+            "type": "image",
+            "prompt": "a ceramic mug on a sunlit table",
+            "workspace_id": workspace_id,
+            "project_id": project_id,
+            "model": model["model_id"],
+            "params": {"aspect_ratio": aspect_ratio},
+        },
+    )
+    result = await wait_for_run(mcp, started["run_id"])
+    assert result.structured_content is not None
+    assert result.structured_content["status"] == "completed"
+    assert [b for b in result.content if isinstance(b, ImageContent)]
+    run: dict[str, Any] = result.structured_content
+    return run

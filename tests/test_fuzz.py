@@ -19,17 +19,10 @@ from hypothesis import strategies as st
 from mcp.client import Client
 from mcp.types import CallToolResult, TextContent
 
+from tests.conftest import TOOL_NAMES
+
 pytestmark = pytest.mark.anyio
 
-TOOLS = [
-    "list_workspaces",
-    "list_projects",
-    "create_project",
-    "list_models",
-    "create_generation",
-    "get_generation_status",
-    "list_generations",
-]
 KNOWN_KEYS = [
     "type",
     "prompt",
@@ -80,7 +73,7 @@ def _text(result: CallToolResult) -> str:
     return " ".join(b.text for b in result.content if isinstance(b, TextContent))
 
 
-@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize("tool", sorted(TOOL_NAMES))
 @given(args=arguments)
 async def test_any_arguments_end_in_a_result_and_the_server_keeps_serving(
     mcp: Client, tool: str, args: dict[str, Any]

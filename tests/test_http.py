@@ -13,10 +13,9 @@ import pytest
 from mcp.client import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import ImageContent
 
 from flora_mcp.sandbox import RunningSandbox
-from tests.conftest import call_ok, wait_for_run, workspace_and_project
+from tests.conftest import call_ok, four_steps
 from tests.servers import flora_server, server_env
 
 pytestmark = pytest.mark.anyio
@@ -32,29 +31,6 @@ INITIALIZE = {
     },
 }
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-
-
-async def four_steps(mcp: Client, aspect_ratio: str = "4:3") -> dict[str, Any]:
-    workspace_id, project_id = await workspace_and_project(mcp)
-    [model, *_] = (await call_ok(mcp, "list_models", {"type": "image"}))["models"]
-    started = await call_ok(
-        mcp,
-        "create_generation",
-        {
-            "type": "image",
-            "prompt": "a ceramic mug on a sunlit table",
-            "workspace_id": workspace_id,
-            "project_id": project_id,
-            "model": model["model_id"],
-            "params": {"aspect_ratio": aspect_ratio},
-        },
-    )
-    result = await wait_for_run(mcp, started["run_id"])
-    assert result.structured_content is not None
-    assert result.structured_content["status"] == "completed"
-    assert [b for b in result.content if isinstance(b, ImageContent)]
-    run: dict[str, Any] = result.structured_content
-    return run
 
 
 def _with_headers(headers: dict[str, str]) -> httpx2.AsyncClient:

@@ -12,10 +12,9 @@ import httpx2
 import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
-from mcp.types import ImageContent
 from PIL import Image
 
-from tests.conftest import TEST_SPEED, call_ok, wait_for_run, workspace_and_project
+from tests.conftest import TEST_SPEED, four_steps
 
 pytestmark = pytest.mark.anyio
 
@@ -28,24 +27,8 @@ def _env_without_key(**extra: str) -> dict[str, str]:
 async def test_stdio_server_without_key_runs_the_four_steps_on_its_sandbox() -> None:
     params = StdioServerParameters(command=sys.executable, args=["-m", "flora_mcp"], env=_env_without_key())
     async with Client(params) as mcp:
-        workspace_id, project_id = await workspace_and_project(mcp)
-        [model, *_] = (await call_ok(mcp, "list_models", {"type": "image"}))["models"]
-        started = await call_ok(
-            mcp,
-            "create_generation",
-            {
-                "type": "image",
-                "prompt": "a ceramic mug on a sunlit table",
-                "workspace_id": workspace_id,
-                "project_id": project_id,
-                "model": model["model_id"],
-                "params": {"aspect_ratio": "16:9"},
-            },
-        )
-        result = await wait_for_run(mcp, started["run_id"])
-        assert result.structured_content is not None
-        [output] = result.structured_content["outputs"]
-        assert [b for b in result.content if isinstance(b, ImageContent)]
+        run = await four_steps(mcp, aspect_ratio="16:9")
+        [output] = run["outputs"]
         async with httpx2.AsyncClient() as http:
             response = await http.get(output["url"])  # served by the server's own sandbox
         with Image.open(io.BytesIO(response.content)) as image:

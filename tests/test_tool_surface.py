@@ -10,25 +10,14 @@ from pydantic import SecretStr
 from flora_mcp.sandbox import RunningSandbox
 from flora_mcp.server import build_server
 from flora_mcp.settings import Settings
-from tests.conftest import call_ok, wait_for_run, workspace_and_project
+from tests.conftest import TOOL_NAMES, call_ok, wait_for_run, workspace_and_project
 
 pytestmark = pytest.mark.anyio
-
-TOOLS = {
-    "list_workspaces",
-    "list_projects",
-    "create_project",
-    "list_models",
-    "create_generation",
-    "get_generation_status",
-    "list_generations",
-    "generate",
-}
 
 
 async def test_every_tool_has_title_description_schemas_and_annotations(mcp: Client) -> None:
     tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
-    assert set(tools) >= TOOLS
+    assert set(tools) == TOOL_NAMES
     for tool in tools.values():
         assert tool.title and tool.description, tool.name
         assert tool.input_schema["type"] == "object"

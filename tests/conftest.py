@@ -38,7 +38,11 @@ settings.register_profile(
     "ci", max_examples=25, derandomize=True, deadline=None, suppress_health_check=_SLOW_OK
 )
 settings.register_profile("long", max_examples=1500, deadline=None, suppress_health_check=_SLOW_OK)
-settings.load_profile("ci")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`ci` unless the command line names a profile (conftest loads after hypothesis applies it)."""
+    settings.load_profile(config.getoption("hypothesis_profile", default=None) or "ci")
 
 
 @pytest.fixture(scope="session")

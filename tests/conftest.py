@@ -35,7 +35,7 @@ TEST_SPEED = 0.01  # runs finish in a fraction of a second
 # `pytest --hypothesis-profile=long` for a real search.
 _SLOW_OK = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large]
 settings.register_profile(
-    "ci", max_examples=25, derandomize=True, deadline=None, suppress_health_check=_SLOW_OK
+    "ci", max_examples=60, derandomize=True, deadline=None, suppress_health_check=_SLOW_OK
 )
 settings.register_profile("long", max_examples=1500, deadline=None, suppress_health_check=_SLOW_OK)
 

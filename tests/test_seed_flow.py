@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import Any
 
 import anyio
 import httpx2
@@ -12,6 +13,8 @@ from mcp.client import Client
 from mcp.types import ImageContent, ResourceLink
 from PIL import Image
 
+from flora_mcp import downloads
+from flora_mcp.server import _inline
 from tests.conftest import call_ok, wait_for_run, workspace_and_project
 
 pytestmark = pytest.mark.anyio
@@ -153,3 +156,28 @@ async def test_projects_are_listed_filtered_and_paged(mcp: Client) -> None:
         mcp, "list_projects", {"workspace_id": workspace_id, "limit": 2, "cursor": first["next_cursor"]}
     )
     assert len(rest["projects"]) == 1 and rest["next_cursor"] is None
+
+
+async def test_a_finished_runs_images_are_fetched_once_for_repeated_status_calls(
+    mcp: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched: list[str] = []
+    real_fetch = downloads.fetch_output
+
+    async def counting_fetch(http: httpx2.AsyncClient, url: str, **kwargs: Any) -> bytes:
+        fetched.append(url)
+        return await real_fetch(http, url, **kwargs)
+
+    monkeypatch.setattr(_inline, "fetch_output", counting_fetch)
+    workspace_id, project_id = await workspace_and_project(mcp)
+    started = await call_ok(
+        mcp,
+        "create_generation",
+        {"type": "image", "prompt": "a mug", "workspace_id": workspace_id, "project_id": project_id},
+    )
+    first = await wait_for_run(mcp, started["run_id"])
+    again = await mcp.call_tool("get_generation_status", {"run_id": started["run_id"]})
+    assert len(fetched) == 1
+    assert [b for b in again.content if isinstance(b, ImageContent)] == [
+        b for b in first.content if isinstance(b, ImageContent)
+    ]

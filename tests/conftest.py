@@ -93,6 +93,18 @@ async def workspace_and_project(client: Client, name: str = "Quick generations")
     return workspace_id, project["project_id"]
 
 
+async def start_run(mcp: Client, type_: str, prompt: str) -> str:
+    """One run started in a new project of the caller's workspace; its run_id."""
+    workspace_id, project_id = await workspace_and_project(mcp)
+    started = await call_ok(
+        mcp,
+        "create_generation",
+        {"type": type_, "prompt": prompt, "workspace_id": workspace_id, "project_id": project_id},
+    )
+    run_id: str = started["run_id"]
+    return run_id
+
+
 async def wait_for_run(client: Client, run_id: str, limit_seconds: float = 30) -> CallToolResult:
     """Poll get_generation_status until the run has ended; the result of the last call."""
     with anyio.fail_after(limit_seconds):

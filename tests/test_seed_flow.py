@@ -15,7 +15,7 @@ from PIL import Image
 
 from flora_mcp import downloads
 from flora_mcp.server import _inline
-from tests.conftest import call_ok, wait_for_run, workspace_and_project
+from tests.conftest import call_ok, start_run, wait_for_run, workspace_and_project
 
 pytestmark = pytest.mark.anyio
 
@@ -75,13 +75,8 @@ async def test_four_steps_give_three_completed_4x3_images_shown_inline(mcp: Clie
 
 
 async def test_status_of_a_running_generation_reports_progress_and_no_outputs(mcp: Client) -> None:
-    workspace_id, project_id = await workspace_and_project(mcp)
-    started = await call_ok(
-        mcp,
-        "create_generation",
-        {"type": "video", "prompt": "waves", "workspace_id": workspace_id, "project_id": project_id},
-    )
-    status = await call_ok(mcp, "get_generation_status", {"run_id": started["run_id"]})
+    run_id = await start_run(mcp, "video", "waves")
+    status = await call_ok(mcp, "get_generation_status", {"run_id": run_id})
     assert status["status"] in ("pending", "running", "completed")
     assert 0 <= status["progress"] <= 100
 
@@ -109,18 +104,8 @@ async def test_video_audio_and_text_runs_complete_with_linked_outputs_and_no_inl
 
 
 async def test_failed_run_says_why(mcp: Client) -> None:
-    workspace_id, project_id = await workspace_and_project(mcp)
-    started = await call_ok(
-        mcp,
-        "create_generation",
-        {
-            "type": "image",
-            "prompt": "a mug [sandbox:fail]",
-            "workspace_id": workspace_id,
-            "project_id": project_id,
-        },
-    )
-    result = await wait_for_run(mcp, started["run_id"])
+    run_id = await start_run(mcp, "image", "a mug [sandbox:fail]")
+    result = await wait_for_run(mcp, run_id)
     assert result.structured_content is not None
     assert result.structured_content["status"] == "failed"
     assert "failed" in result.content[0].text  # type: ignore[union-attr]
@@ -169,14 +154,9 @@ async def test_a_finished_runs_images_are_fetched_once_for_repeated_status_calls
         return await real_fetch(http, url, **kwargs)
 
     monkeypatch.setattr(_inline, "fetch_output", counting_fetch)
-    workspace_id, project_id = await workspace_and_project(mcp)
-    started = await call_ok(
-        mcp,
-        "create_generation",
-        {"type": "image", "prompt": "a mug", "workspace_id": workspace_id, "project_id": project_id},
-    )
-    first = await wait_for_run(mcp, started["run_id"])
-    again = await mcp.call_tool("get_generation_status", {"run_id": started["run_id"]})
+    run_id = await start_run(mcp, "image", "a mug")
+    first = await wait_for_run(mcp, run_id)
+    again = await mcp.call_tool("get_generation_status", {"run_id": run_id})
     assert len(fetched) == 1
     assert [b for b in again.content if isinstance(b, ImageContent)] == [
         b for b in first.content if isinstance(b, ImageContent)

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from flora_mcp.sandbox import RunningSandbox
 from flora_mcp.server import build_server
 from flora_mcp.settings import Settings
-from tests.conftest import TOOL_NAMES, call_ok, wait_for_run, workspace_and_project
+from tests.conftest import TOOL_NAMES, start_run, wait_for_run
 
 pytestmark = pytest.mark.anyio
 
@@ -82,14 +82,9 @@ async def test_hosts_with_and_without_mcp_apps_get_the_same_result(
         Client(build_server(settings)) as plain,
         Client(build_server(settings), extensions=[apps]) as rich,
     ):
-        workspace_id, project_id = await workspace_and_project(plain)
-        started = await call_ok(
-            plain,
-            "create_generation",
-            {"type": "image", "prompt": "a mug", "workspace_id": workspace_id, "project_id": project_id},
-        )
-        done = await wait_for_run(plain, started["run_id"])
-        again = await rich.call_tool("get_generation_status", {"run_id": started["run_id"]})
+        run_id = await start_run(plain, "image", "a mug")
+        done = await wait_for_run(plain, run_id)
+        again = await rich.call_tool("get_generation_status", {"run_id": run_id})
     assert again.structured_content == done.structured_content
     assert [type(b) for b in again.content] == [type(b) for b in done.content]
     kinds = {type(b) for b in done.content}

@@ -16,7 +16,7 @@ from flora_mcp.sandbox import RunningSandbox, start_sandbox
 from flora_mcp.server import build_server
 from flora_mcp.server._waiting import FIRST_STEP, MAX_STEP, QUIET_MAX, Follow
 from flora_mcp.settings import Settings
-from tests.conftest import call_ok, error_text, workspace_and_project
+from tests.conftest import call_ok, error_text, start_run, workspace_and_project
 
 pytestmark = pytest.mark.anyio
 
@@ -40,26 +40,10 @@ def run_polls(sandbox: RunningSandbox, run_id: str) -> int:
     return sum(1 for r in sandbox.state.requests if r.method == "GET" and r.path.endswith(f"/runs/{run_id}"))
 
 
-async def start_video(client: Client) -> str:
-    workspace_id, project_id = await workspace_and_project(client)
-    started = await call_ok(
-        client,
-        "create_generation",
-        {"type": "video", "prompt": "waves", "workspace_id": workspace_id, "project_id": project_id},
-    )
-    run_id: str = started["run_id"]
-    return run_id
-
-
 async def test_wait_returns_the_completed_run_with_inline_image_and_progress(
     mcp: Client, sandbox: RunningSandbox
 ) -> None:
-    workspace_id, project_id = await workspace_and_project(mcp)
-    started = await call_ok(
-        mcp,
-        "create_generation",
-        {"type": "image", "prompt": "a mug", "workspace_id": workspace_id, "project_id": project_id},
-    )
+    run_id = await start_run(mcp, "image", "a mug")
     updates: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -67,7 +51,7 @@ async def test_wait_returns_the_completed_run_with_inline_image_and_progress(
 
     result = await mcp.call_tool(
         "get_generation_status",
-        {"run_id": started["run_id"], "wait_seconds": 20},
+        {"run_id": run_id, "wait_seconds": 20},
         progress_callback=on_progress,
     )
     assert not result.is_error, error_text(result)
@@ -80,24 +64,19 @@ async def test_wait_returns_the_completed_run_with_inline_image_and_progress(
     assert updates[-1][:2] == (100, 100)
     assert all(message for _, _, message in updates)
     # This server started the run, so it knows the estimate: it polls near the end, not in a loop.
-    assert run_polls(sandbox, started["run_id"]) <= 2
+    assert run_polls(sandbox, run_id) <= 2
 
 
 async def test_without_a_progress_token_the_wait_still_answers(mcp: Client) -> None:
-    workspace_id, project_id = await workspace_and_project(mcp)
-    started = await call_ok(
-        mcp,
-        "create_generation",
-        {"type": "text", "prompt": "a haiku", "workspace_id": workspace_id, "project_id": project_id},
-    )
-    run = await call_ok(mcp, "get_generation_status", {"run_id": started["run_id"], "wait_seconds": 20})
+    run_id = await start_run(mcp, "text", "a haiku")
+    run = await call_ok(mcp, "get_generation_status", {"run_id": run_id, "wait_seconds": 20})
     assert run["status"] == "completed"
 
 
 async def test_wait_shorter_than_the_run_returns_its_status_and_says_to_call_again(
     slow_mcp: Client,
 ) -> None:
-    run_id = await start_video(slow_mcp)
+    run_id = await start_run(slow_mcp, "video", "waves")
     began = time.monotonic()
     result = await slow_mcp.call_tool("get_generation_status", {"run_id": run_id, "wait_seconds": 1})
     assert time.monotonic() - began < 5

@@ -14,7 +14,7 @@ from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
-from flora_mcp.downloads import FetchRefused, save_output
+from flora_mcp.downloads import FetchRefused, origin_of, save_output
 from flora_mcp.settings import Settings
 
 PROMPT = "a cinematic product photo of a ceramic mug on a sunlit table"
@@ -144,7 +144,7 @@ async def _save(runs: list[dict[str, Any]], out_dir: Path, *, live: bool) -> lis
             for output in run["outputs"]:
                 url = httpx2.URL(output["url"])
                 # Against the sandbox the outputs are served on loopback; live, only https is fetched.
-                origin = None if live else f"{url.scheme}://{url.netloc.decode()}"
+                origin = None if live else origin_of(url)
                 name = f"{run['run_id']}-{output['output_id']}{PurePosixPath(url.path).suffix}"
                 paths.append(await save_output(http, str(url), out_dir, name, loopback_origin=origin))
     return paths

@@ -27,10 +27,16 @@ class FetchRefused(Exception):
     """The URL or its answer broke a rule; the message says which."""
 
 
+def origin_of(url: str | httpx2.URL) -> str:
+    """`scheme://host[:port]`, as browsers and CSPs name an origin."""
+    parsed = httpx2.URL(url)
+    return f"{parsed.scheme}://{parsed.netloc.decode()}"
+
+
 async def check_url(url: str, loopback_origin: str | None) -> None:
     """Refuse anything but https to a public address, or the local sandbox's own origin."""
     parsed = httpx2.URL(url)
-    if loopback_origin is not None and f"{parsed.scheme}://{parsed.netloc.decode()}" == loopback_origin:
+    if loopback_origin is not None and origin_of(parsed) == loopback_origin:
         return
     if parsed.scheme != "https":
         raise FetchRefused(f"only https output URLs are fetched, not {parsed.scheme or 'relative'} ones")

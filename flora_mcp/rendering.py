@@ -41,8 +41,7 @@ def run_summary(run: Run) -> str:
         lines.append("Output URLs are long-lived but not permanent: download what you need to keep.")
         return "\n".join(lines)
     if run.status == "failed":
-        reason = run.error_message or run.error_code or "no reason given"
-        return f"Run {run.run_id} failed: {reason}"
+        return f"Run {run.run_id} failed: {_failure(run)}"
     return (
         f"Run {run.run_id} is {run.status} ({run.progress:.0f}%). "
         "Call get_generation_status again, with wait_seconds to wait for it."
@@ -57,7 +56,7 @@ def generation_summary(runs: Sequence[Run], notes: Sequence[str] = ()) -> str:
         if run.status == "completed":
             lines += [f"- {run.run_id}: {o.type} {o.url}" for o in run.outputs]
         elif run.status == "failed":
-            lines.append(f"- {run.run_id} failed: {run.error_message or run.error_code or 'no reason given'}")
+            lines.append(f"- {run.run_id} failed: {_failure(run)}")
         else:
             lines.append(f"- {run.run_id}: {run.status} ({run.progress:.0f}%)")
     going = [r.run_id for r in runs if r.status in ("pending", "running")]
@@ -66,6 +65,10 @@ def generation_summary(runs: Sequence[Run], notes: Sequence[str] = ()) -> str:
     if done:
         lines.append("Output URLs are long-lived but not permanent: download what you need to keep.")
     return "\n".join(lines)
+
+
+def _failure(run: Run) -> str:
+    return run.error_message or run.error_code or "no reason given"
 
 
 def output_mime(output: RunOutput) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,17 +14,13 @@ from mcp.client.stdio import StdioServerParameters
 from PIL import Image
 
 from tests.conftest import TEST_SPEED, four_steps
+from tests.servers import server_env
 
 pytestmark = pytest.mark.anyio
 
 
-def _env_without_key(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLORA_")}
-    return env | {"FLORA_SANDBOX_SPEED": str(TEST_SPEED)} | extra
-
-
 async def test_stdio_server_without_key_runs_the_four_steps_on_its_sandbox() -> None:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "flora_mcp"], env=_env_without_key())
+    params = StdioServerParameters(command=sys.executable, args=["-m", "flora_mcp"], env=server_env())
     async with Client(params) as mcp:
         run = await four_steps(mcp, aspect_ratio="16:9")
         [output] = run["outputs"]
@@ -41,7 +36,7 @@ def test_sandbox_command_prints_its_base_url_first_and_serves_it() -> None:
         [sys.executable, "-m", "flora_mcp", "sandbox", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env=_env_without_key(),
+        env=server_env(),
         text=True,
     )
     try:
@@ -63,7 +58,7 @@ def test_server_says_on_stderr_that_it_uses_the_sandbox() -> None:
         input="",
         capture_output=True,
         text=True,
-        env=_env_without_key(),
+        env=server_env(),
         timeout=60,
         check=False,
     )
@@ -89,7 +84,7 @@ def test_demo_saves_three_4x3_png_files(tmp_path: Path) -> None:
         [sys.executable, "-m", "flora_mcp", "--sandbox-speed", str(TEST_SPEED), "demo", "--out", str(out)],
         capture_output=True,
         text=True,
-        env=_env_without_key(FLORA_API_KEY="must-not-be-used"),
+        env=server_env(FLORA_API_KEY="must-not-be-used"),
         timeout=120,
         check=False,
     )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import httpx2
 from mcp.server.mcpserver.exceptions import ToolError
 
+from flora_mcp.downloads import origin_of
 from flora_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class AppState:
             return (await asyncio.wrap_future(self._sandbox)).origin
         url = httpx2.URL(self.settings.base_url)
         if url.scheme == "http" and url.host in ("127.0.0.1", "localhost", "::1"):
-            return f"http://{url.netloc.decode()}"
+            return origin_of(url)
         return None
 
     async def aclose(self) -> None:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 import httpx2
 from mcp.server.mcpserver.exceptions import ToolError
 
-from flora_mcp.downloads import origin_of
 from flora_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -87,6 +86,8 @@ class AppState:
             return (await asyncio.wrap_future(self._sandbox)).origin
         url = httpx2.URL(self.settings.base_url)
         if url.scheme == "http" and url.host in ("127.0.0.1", "localhost", "::1"):
+            from flora_mcp.downloads import origin_of  # lazy: not needed to start
+
             return origin_of(url)
         return None
 

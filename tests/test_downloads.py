@@ -1,17 +1,24 @@
-"""The rules for fetching and saving outputs, each with a test."""
+"""The rules for fetching outputs (images, text, bytes to re-upload) and saving them, each with a test."""
 
 from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
 
-from flora_mcp.downloads import FetchRefused, fetch_output, safe_name, save_output
+from flora_mcp.downloads import (
+    FetchRefused,
+    fetch_bytes,
+    fetch_output,
+    fetch_text,
+    safe_name,
+    save_output,
+)
 from flora_mcp.sandbox import RunningSandbox
 
 pytestmark = pytest.mark.anyio
@@ -20,8 +27,9 @@ PUBLIC = "https://93.184.216.34"  # an IP literal, so no test depends on DNS
 
 
 @pytest.fixture
-async def http() -> httpx2.AsyncClient:
-    return httpx2.AsyncClient()
+async def http() -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient() as client:
+        yield client
 
 
 async def _sandbox_output(sandbox: RunningSandbox, type_: str = "image") -> str:
@@ -47,6 +55,16 @@ async def _sandbox_output(sandbox: RunningSandbox, type_: str = "image") -> str:
     return url
 
 
+def _renamed(url: str, host: str) -> str:
+    """The same loopback URL under the host name given (127.0.0.1 or localhost)."""
+    return url.replace("//127.0.0.1:", f"//{host}:").replace("//localhost:", f"//{host}:")
+
+
+def _origins(sandbox: RunningSandbox) -> list[str]:
+    """The sandbox serves outputs under both its loopback names, as FLORA serves them from two hosts."""
+    return [_renamed(sandbox.origin, "127.0.0.1"), _renamed(sandbox.origin, "localhost")]
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -61,17 +79,17 @@ async def _sandbox_output(sandbox: RunningSandbox, type_: str = "image") -> str:
 )
 async def test_only_https_to_public_addresses_is_fetched(http: httpx2.AsyncClient, url: str) -> None:
     with pytest.raises(FetchRefused):
-        await fetch_output(http, url, loopback_origin=None)
+        await fetch_output(http, url, loopback_origins=())
 
 
 async def test_the_sandbox_loopback_origin_is_fetched(
     sandbox: RunningSandbox, http: httpx2.AsyncClient
 ) -> None:
     url = await _sandbox_output(sandbox)
-    data = await fetch_output(http, url, loopback_origin=sandbox.origin)
+    data = await fetch_output(http, url, loopback_origins=_origins(sandbox))
     assert data.startswith(b"\x89PNG")
     with pytest.raises(FetchRefused, match="https"):
-        await fetch_output(http, url, loopback_origin="http://127.0.0.1:1")
+        await fetch_output(http, url, loopback_origins=["http://127.0.0.1:1"])
 
 
 async def test_outputs_over_the_size_cap_are_refused(
@@ -79,7 +97,7 @@ async def test_outputs_over_the_size_cap_are_refused(
 ) -> None:
     url = await _sandbox_output(sandbox)
     with pytest.raises(FetchRefused, match="limit"):
-        await fetch_output(http, url, loopback_origin=sandbox.origin, max_bytes=1_000)
+        await fetch_output(http, url, loopback_origins=_origins(sandbox), max_bytes=1_000)
 
 
 async def test_content_of_the_wrong_type_is_refused(
@@ -87,7 +105,7 @@ async def test_content_of_the_wrong_type_is_refused(
 ) -> None:
     url = await _sandbox_output(sandbox, "text")
     with pytest.raises(FetchRefused, match="expected image"):
-        await fetch_output(http, url, loopback_origin=sandbox.origin)
+        await fetch_output(http, url, loopback_origins=_origins(sandbox))
 
 
 async def test_a_public_url_redirecting_inside_the_network_is_refused() -> None:
@@ -98,7 +116,7 @@ async def test_a_public_url_redirecting_inside_the_network_is_refused() -> None:
 
     async with httpx2.AsyncClient(transport=httpx2.MockTransport(answer)) as mock:
         with pytest.raises(FetchRefused, match="non-public"):
-            await fetch_output(mock, f"{PUBLIC}/a.png", loopback_origin=None)
+            await fetch_output(mock, f"{PUBLIC}/a.png", loopback_origins=())
 
 
 async def test_redirects_to_public_https_are_followed_a_few_times_only() -> None:
@@ -110,7 +128,7 @@ async def test_redirects_to_public_https_are_followed_a_few_times_only() -> None
 
     async with httpx2.AsyncClient(transport=httpx2.MockTransport(answer)) as mock:
         with pytest.raises(FetchRefused, match="redirects"):
-            await fetch_output(mock, f"{PUBLIC}/a.png", loopback_origin=None)
+            await fetch_output(mock, f"{PUBLIC}/a.png", loopback_origins=())
     assert len(hops) == 4
 
 
@@ -144,7 +162,7 @@ def silent_server() -> Iterator[str]:
 async def test_a_server_that_never_answers_times_out(silent_server: str, http: httpx2.AsyncClient) -> None:
     with pytest.raises(httpx2.TimeoutException):
         await fetch_output(
-            http, f"{silent_server}/a.png", loopback_origin=silent_server, timeout=httpx2.Timeout(0.5)
+            http, f"{silent_server}/a.png", loopback_origins=[silent_server], timeout=httpx2.Timeout(0.5)
         )
 
 
@@ -168,7 +186,91 @@ async def test_saving_writes_inside_the_chosen_directory_only(
 ) -> None:
     url = await _sandbox_output(sandbox)
     out = tmp_path / "out"
-    path = await save_output(http, url, out, "../../escape.png", loopback_origin=sandbox.origin)
+    path = await save_output(http, url, out, "../../escape.png", loopback_origins=_origins(sandbox))
     assert path == out.resolve() / "escape.png"
     assert path.read_bytes().startswith(b"\x89PNG")
     assert not (tmp_path / "escape.png").exists()
+
+
+async def test_saving_twice_keeps_both_files(
+    sandbox: RunningSandbox, http: httpx2.AsyncClient, tmp_path: Path
+) -> None:
+    url = await _sandbox_output(sandbox)
+    first = await save_output(http, url, tmp_path, "mug.png", loopback_origins=_origins(sandbox))
+    second = await save_output(http, url, tmp_path, "mug.png", loopback_origins=_origins(sandbox))
+    assert (first.name, second.name) == ("mug.png", "mug-2.png")
+
+
+async def test_both_loopback_origins_of_the_sandbox_are_fetched_and_a_third_is_refused(
+    sandbox: RunningSandbox, http: httpx2.AsyncClient
+) -> None:
+    url = await _sandbox_output(sandbox)
+    both = [_renamed(url, "127.0.0.1"), _renamed(url, "localhost")]
+    assert both[0] != both[1]
+    for each in both:
+        assert (await fetch_output(http, each, loopback_origins=_origins(sandbox))).startswith(b"\x89PNG")
+    port = int(sandbox.origin.rsplit(":", 1)[1])
+    third = both[0].replace(f":{port}/", f":{port + 1}/")
+    with pytest.raises(FetchRefused, match="only https"):
+        await fetch_output(http, third, loopback_origins=_origins(sandbox))
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://93.184.216.34", "http://192.168.1.10:8000", "https://127.0.0.1:9"]
+)
+async def test_an_allowed_origin_that_is_not_plain_http_loopback_is_ignored(
+    http: httpx2.AsyncClient, origin: str
+) -> None:
+    with pytest.raises(FetchRefused):
+        await fetch_output(http, f"{origin}/a.png", loopback_origins=[origin])
+
+
+def _serving(content: bytes, content_type: str) -> httpx2.AsyncClient:
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"Content-Type": content_type}, content=content)
+
+    return httpx2.AsyncClient(transport=httpx2.MockTransport(answer))
+
+
+async def test_a_text_output_is_fetched_as_words(sandbox: RunningSandbox, http: httpx2.AsyncClient) -> None:
+    url = await _sandbox_output(sandbox, "text")
+    text = await fetch_text(http, url, loopback_origins=_origins(sandbox))
+    assert "mug" in text.lower() and "\ufffd" not in text
+
+
+async def test_a_long_text_is_cut_at_the_cap_on_a_character_boundary_and_says_so() -> None:
+    words = "é" * 60_000  # 120,000 bytes of UTF-8, two bytes a character
+    async with _serving(words.encode(), "text/plain; charset=utf-8") as mock:
+        text = await fetch_text(mock, f"{PUBLIC}/t.txt", max_bytes=1_001)
+    body, note = text.split("\n", 1)
+    assert body == "é" * 500  # the half character at the cut is dropped, not shown as U+FFFD
+    assert "cut at 1,001 bytes" in note and f"{PUBLIC}/t.txt" in note
+
+
+async def test_text_is_decoded_with_its_charset_and_bad_bytes_are_replaced() -> None:
+    async with _serving("café".encode("latin-1"), "text/plain; charset=ISO-8859-1") as mock:
+        assert await fetch_text(mock, f"{PUBLIC}/t.txt") == "café"
+    async with _serving(b"caf\xe9 ok", "text/plain") as mock:
+        assert await fetch_text(mock, f"{PUBLIC}/t.txt") == "caf\ufffd ok"
+    async with _serving(b'{"tagline": "Sip slow."}', "application/json") as mock:
+        assert await fetch_text(mock, f"{PUBLIC}/t.json") == '{"tagline": "Sip slow."}'
+
+
+async def test_text_of_a_non_text_type_is_refused() -> None:
+    async with _serving(b"\x89PNG\r\n\x1a\n", "image/png") as mock:
+        with pytest.raises(FetchRefused, match="expected text"):
+            await fetch_text(mock, f"{PUBLIC}/t.txt")
+
+
+async def test_text_follows_the_same_address_rules_as_images(http: httpx2.AsyncClient) -> None:
+    with pytest.raises(FetchRefused, match="non-public"):
+        await fetch_text(http, "https://10.0.0.1/t.txt")
+
+
+async def test_bytes_for_a_reupload_take_any_declared_type_but_keep_the_cap() -> None:
+    async with _serving(b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "application/octet-stream") as mock:
+        assert (await fetch_bytes(mock, f"{PUBLIC}/a.bin")).startswith(b"\x89PNG")
+        with pytest.raises(FetchRefused, match="limit"):
+            await fetch_bytes(mock, f"{PUBLIC}/a.bin", max_bytes=50)
+        with pytest.raises(FetchRefused, match="only https"):
+            await fetch_bytes(mock, "http://93.184.216.34/a.bin")

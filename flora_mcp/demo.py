@@ -14,6 +14,7 @@ from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
+from flora_mcp._constants import DEFAULT_PROJECT_NAME
 from flora_mcp.downloads import FetchRefused, origin_of, save_output
 from flora_mcp.settings import Settings
 
@@ -24,7 +25,6 @@ SHOTS = [
     "overhead, soft shadows",
     "side view",
 ]
-PROJECT_NAME = "Quick generations"
 POLL_SECONDS = 1.0
 
 
@@ -74,10 +74,12 @@ async def _demo(settings: Settings, *, count: int, aspect_ratio: str, live: bool
         print("1. Resolving a workspace and project")
         workspace = (await _call(client, "list_workspaces", {}))["workspaces"][0]
         ws = workspace["workspace_id"]
-        found = await _call(client, "list_projects", {"workspace_id": ws, "query": PROJECT_NAME})
-        project = next((p for p in found["projects"] if p["name"] == PROJECT_NAME), None)
+        found = await _call(client, "list_projects", {"workspace_id": ws, "query": DEFAULT_PROJECT_NAME})
+        project = next((p for p in found["projects"] if p["name"] == DEFAULT_PROJECT_NAME), None)
         if project is None:
-            project = await _call(client, "create_project", {"workspace_id": ws, "name": PROJECT_NAME})
+            project = await _call(
+                client, "create_project", {"workspace_id": ws, "name": DEFAULT_PROJECT_NAME}
+            )
         print(f"   workspace {workspace['name']} ({ws}), project {project['name']} ({project['project_id']})")
 
         print("2. Picking an image model")
@@ -144,7 +146,7 @@ async def _save(runs: list[dict[str, Any]], out_dir: Path, *, live: bool) -> lis
             for output in run["outputs"]:
                 url = httpx2.URL(output["url"])
                 # Against the sandbox the outputs are served on loopback; live, only https is fetched.
-                origin = None if live else origin_of(url)
+                origins = () if live else (origin_of(url),)
                 name = f"{run['run_id']}-{output['output_id']}{PurePosixPath(url.path).suffix}"
-                paths.append(await save_output(http, str(url), out_dir, name, loopback_origin=origin))
+                paths.append(await save_output(http, str(url), out_dir, name, loopback_origins=origins))
     return paths

@@ -1,4 +1,9 @@
-"""The one typed settings object; nothing else in the package reads the environment.
+"""The one typed settings object, and the one place each setting is declared.
+
+A setting is a field of `Settings`: its name gives the environment variable (`FLORA_<NAME>`),
+its `description` the help, its default the default, and an `Option` in its annotation the
+command-line flag. The command line (`cli.py`), `--help` and the README's table are built from
+these declarations; nothing else in the package reads the environment.
 
 Plain pydantic rather than pydantic-settings: the only source is `FLORA_*` variables, which
 take five lines to read, and the library's import would add a tenth to the server's start-up.
@@ -7,19 +12,28 @@ take five lines to read, and the library's import would add a tenth to the serve
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
 
-DEFAULT_BASE_URL = "https://app.flora.ai/api/v1"
+from flora_mcp._constants import DEFAULT_BASE_URL, DEFAULT_PROJECT_NAME, LOOPBACK_HOSTS
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 Transport = Literal["stdio", "sse", "http"]
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
 ENV_PREFIX = "FLORA_"
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting's command-line flag: on every command ("all"), only when serving ("serve"),
+    or only on `flora-mcp demo` ("demo")."""
+
+    flag: str
+    scope: Literal["all", "serve", "demo"] = "all"
 
 
 class Settings(BaseModel):
@@ -28,38 +42,89 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     api_key: SecretStr | None = Field(
-        default=None, description="FLORA API key; without one the embedded sandbox is used"
+        default=None,
+        description="FLORA API key; without one the embedded sandbox is started on loopback and used",
     )
-    base_url: str = Field(default=DEFAULT_BASE_URL, description="FLORA API base URL")
-    timeout: float = Field(default=30.0, gt=0, description="seconds per FLORA API request")
-    max_attempts: int = Field(default=4, ge=1, le=10, description="tries per API request (1 = no retries)")
-    retry_budget: float = Field(default=60.0, gt=0, description="seconds one request may spend retrying")
-    sandbox_speed: float = Field(
-        default=0.25, gt=0, description="sandbox run time as a fraction of each model's estimate"
+    base_url: Annotated[str, Option("--base-url")] = Field(
+        default=DEFAULT_BASE_URL, description="FLORA API base URL"
+    )
+    timeout: Annotated[float, Option("--timeout")] = Field(
+        default=30.0, gt=0, description="seconds per FLORA API request"
+    )
+    max_attempts: Annotated[int, Option("--max-attempts")] = Field(
+        default=4,
+        ge=1,
+        le=10,
+        description="tries per API request (1 = no retries); connection errors, timeouts, 408, 429 and "
+        "5xx are retried with backoff, honouring Retry-After",
+    )
+    retry_budget: Annotated[float, Option("--retry-budget")] = Field(
+        default=60.0, gt=0, description="seconds one request may spend retrying, waits included"
+    )
+    workspace_id: str | None = Field(
+        default=None, description="workspace `generate` uses when not told (default: the only one)"
+    )
+    project_name: str = Field(
+        default=DEFAULT_PROJECT_NAME, min_length=1, description="project `generate` finds or creates"
     )
     media_origins: list[str] = Field(
-        default=["https://flora.ai", "https://*.flora.ai"],
-        description="origins FLORA serves outputs from, which the gallery view may load",
+        default=["https://media.flora.ai", "https://*.flora.ai", "https://ik.imagekit.io"],
+        description="comma-separated origins FLORA serves outputs from, which the gallery view may load",
     )
-    inline_max_side: int = Field(
+    allowed_folders: list[str] = Field(
+        default=["~"],
+        description="comma-separated folders whose files may be uploaded and where outputs may be saved, "
+        "when the MCP client names no roots (stdio only)",
+    )
+    upload_max_mb: float = Field(default=50.0, gt=0, le=500, description="largest local file to upload, in MB")
+    journal: str = Field(
+        default="auto",
+        description="the local run journal (SQLite): 'auto' (the user's data folder), a file path, or 'off'",
+    )
+    confirm_above: float = Field(
+        default=1.0,
+        ge=0,
+        description="ask the user (elicitation) before a call whose quoted cost is above this many USD",
+    )
+    inline_max_side: Annotated[int, Option("--inline-max-side")] = Field(
         default=1024, ge=64, le=4096, description="longest side, in px, of images shown inline"
     )
-    output_dir: Path = Field(default=Path("flora-demo"), description="where `flora-mcp demo` saves files")
-    log_level: LogLevel = Field(default="WARNING", description="log level on stderr")
-    workspace_id: str | None = Field(default=None, description="workspace `generate` uses when not told")
-    project_name: str = Field(
-        default="Quick generations", min_length=1, description="project `generate` finds or creates"
+    sandbox_speed: Annotated[float, Option("--sandbox-speed")] = Field(
+        default=0.25, gt=0, description="sandbox run time as a fraction of each model's estimate"
+    )
+    output_dir: Annotated[Path, Option("--out", scope="demo")] = Field(
+        default=Path("flora-demo"), description="where `flora-mcp demo` saves outputs"
+    )
+    log_level: Annotated[LogLevel, Option("--log-level")] = Field(
+        default="WARNING", description="log level; logs go to stderr"
+    )
+    transport: Annotated[Transport, Option("--transport", scope="serve")] = Field(
+        default="stdio", description="stdio, http (streamable HTTP at /mcp) or sse (legacy, at /sse)"
+    )
+    host: Annotated[str, Option("--host", scope="serve")] = Field(
+        default="127.0.0.1", description="interface the http/sse transports bind"
+    )
+    port: Annotated[int, Option("--port", scope="serve")] = Field(
+        default=8000, ge=0, le=65535, description="port for http/sse (0: a free one)"
+    )
+    stateless: Annotated[bool, Option("--stateless", scope="serve")] = Field(
+        default=False,
+        description="http: no server-side sessions, JSON responses (replicas behind any balancer)",
+    )
+    auth_token: Annotated[SecretStr | None, Option("--auth-token", scope="serve")] = Field(
+        default=None,
+        description="http/sse: clients must send 'Authorization: Bearer <token>' (prefer the variable: "
+        "command lines are visible to other users)",
+    )
+    require_client_key: Annotated[bool, Option("--require-client-key", scope="serve")] = Field(
+        default=False, description="http/sse: each client must send its own FLORA key as its bearer token"
+    )
+    allow_unauthenticated: Annotated[bool, Option("--allow-unauthenticated", scope="serve")] = Field(
+        default=False,
+        description="allow a non-loopback bind with no authentication (e.g. behind an authenticating proxy)",
     )
 
-    transport: Transport = "stdio"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    stateless: bool = False
-    auth_token: SecretStr | None = None
-    require_client_key: bool = False
-    allow_unauthenticated: bool = False
-
-    @field_validator("media_origins", mode="before")
+    @field_validator("media_origins", "allowed_folders", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         """FLORA_MEDIA_ORIGINS=https://a.example,https://b.example"""
@@ -71,9 +136,9 @@ class Settings(BaseModel):
         environ = os.environ if environ is None else environ
         # An empty variable counts as unset: hosts (e.g. a bundle's cleared field) pass "" for "none".
         values = {
-            name: environ[ENV_PREFIX + name.upper()]
+            name: environ[env_name(name)]
             for name in cls.model_fields
-            if environ.get(ENV_PREFIX + name.upper(), "").strip()
+            if environ.get(env_name(name), "").strip()
         }
         return cls(**(values | overrides))
 
@@ -100,3 +165,40 @@ class Settings(BaseModel):
                 "authenticates, --allow-unauthenticated."
             )
         return None
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def option_of(info: FieldInfo) -> Option | None:
+    return next((m for m in info.metadata if isinstance(m, Option)), None)
+
+
+def shown_default(info: FieldInfo) -> str:
+    """A default as a person would write it in the environment."""
+    value = info.get_default(call_default_factory=True)
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def declared() -> Iterator[tuple[str, FieldInfo, Option | None]]:
+    """Every setting in declaration order: (field name, field, its command-line option or None)."""
+    for name, info in Settings.model_fields.items():
+        yield name, info, option_of(info)
+
+
+def settings_table() -> str:
+    """The README's settings table, generated here so that the two cannot drift (a test compares)."""
+    rows = ["| environment variable | option | default | what it sets |", "|---|---|---|---|"]
+    for name, info, option in declared():
+        flag = f"`{option.flag}`" if option else "—"
+        if option and option.scope == "demo":
+            flag = f"`demo {option.flag}`"
+        rows.append(f"| `{env_name(name)}` | {flag} | {shown_default(info)} | {info.description} |")
+    return "\n".join(rows)

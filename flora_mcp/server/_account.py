@@ -39,7 +39,10 @@ class Account:
     calls do not create a project twice."""
 
     client: FloraClient
-    models: ModelCache
+    models: ModelCache = field(init=False)
     runs: RunClock = field(default_factory=RunClock)
     claims: RunClaims = field(default_factory=RunClaims)
     project_lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    def __post_init__(self) -> None:
+        self.models = ModelCache(self.client)

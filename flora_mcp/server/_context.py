@@ -2,33 +2,89 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import httpx2
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
+from flora_mcp._constants import LOOPBACK_HOSTS
 from flora_mcp.client import (
     AuthenticationError,
+    FloraClient,
     FloraError,
     InsufficientCreditsError,
     NotFoundError,
     RateLimitError,
 )
+from flora_mcp.downloads import origin_of
 from flora_mcp.server._account import Account
-from flora_mcp.server._http import caller_key
+from flora_mcp.server._http import bearer
 from flora_mcp.server._state import AppState
 
+Ctx = Context[AppState, Any]
+"""A tool's context: `ctx.request_context.lifespan_context` is the server's `AppState`."""
 
-def app_state(ctx: Context) -> AppState:
-    state = ctx.request_context.lifespan_context
-    assert isinstance(state, AppState)
-    return state
+SANDBOX_KEY = "sandbox-local"  # the sandbox accepts any non-empty key; this one is not a secret
+MAX_ACCOUNTS = 1024  # bounded for a many-user HTTP server
 
 
-async def account(ctx: Context) -> Account:
+def caller_key(ctx: Ctx) -> str | None:
+    """The caller's own FLORA key, when its HTTP request brought one; None over stdio or when the
+    bearer token is the server's endpoint token rather than a FLORA key."""
+    if ctx.request_context.lifespan_context.settings.auth_token is not None or ctx.headers is None:
+        return None
+    return bearer(ctx.headers.get("authorization"))
+
+
+async def account(ctx: Ctx) -> Account:
     """The FLORA account this call acts for: the caller's own key over HTTP, else the server's."""
-    return await app_state(ctx).account(caller_key(ctx))
+    state = ctx.request_context.lifespan_context
+    settings, key = state.settings, caller_key(ctx)
+    sandbox = await state.sandbox()
+    if sandbox is not None:
+        base_url, key = sandbox.base_url, key or SANDBOX_KEY
+    else:
+        base_url = settings.base_url
+        key = key or (settings.api_key.get_secret_value() if settings.api_key else None)
+    if not key:
+        raise ToolError("No FLORA API key: send yours as 'Authorization: Bearer <key>'.")
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    found = state.accounts.get(digest)
+    if found is None:
+        client = FloraClient(
+            api_key=key,
+            base_url=base_url,
+            http=state.http,
+            timeout=settings.timeout,
+            max_attempts=settings.max_attempts,
+            retry_budget=settings.retry_budget,
+        )
+        found = state.accounts[digest] = Account(client)
+        if len(state.accounts) > MAX_ACCOUNTS:
+            state.accounts.popitem(last=False)
+    state.accounts.move_to_end(digest)
+    return found
+
+
+async def loopback_origins(state: AppState) -> tuple[str, ...]:
+    """The origins whose plain-http outputs are fetched: a sandbox on this machine (which, like
+    FLORA, serves outputs from two)."""
+    sandbox = await state.sandbox()
+    if sandbox is not None:
+        return sandbox.media_origins
+    url = httpx2.URL(state.settings.base_url)
+    if url.scheme == "http" and url.host in LOOPBACK_HOSTS:
+        return (origin_of(url),)
+    return ()
+
+
+async def media_origins(state: AppState) -> list[str]:
+    """Where output URLs point: FLORA's media hosts, and a local sandbox's origins."""
+    return [*state.settings.media_origins, *await loopback_origins(state)]
 
 
 def advice(exc: FloraError, not_found: str | None = None) -> str:

@@ -12,15 +12,15 @@ import hmac
 import socket
 from collections.abc import Callable
 
-from mcp.server.mcpserver import Context
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
-from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flora_mcp.server._state import AppState, app_state
-from flora_mcp.settings import LOOPBACK_HOSTS, Settings
+from flora_mcp._constants import LOOPBACK_HOSTS
+from flora_mcp.server._app import build_server
+from flora_mcp.server._state import AppState
+from flora_mcp.settings import Settings
 
 
 def bearer(authorization: str | None) -> str | None:
@@ -29,19 +29,6 @@ def bearer(authorization: str | None) -> str | None:
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None
-
-
-def caller_key(ctx: Context) -> str | None:
-    """The caller's own FLORA key, when its HTTP request brought one; None over stdio or when the
-    bearer token is the server's endpoint token rather than a FLORA key."""
-    request = ctx.request_context.request
-    if not isinstance(request, Request):
-        return None
-    state = ctx.request_context.lifespan_context
-    assert isinstance(state, AppState)
-    if state.settings.auth_token is not None:
-        return None
-    return bearer(request.headers.get("authorization"))
 
 
 class CallerGate:
@@ -88,9 +75,7 @@ def transport_security(settings: Settings) -> TransportSecuritySettings | None:
 
 async def serve_http(settings: Settings, on_ready: Callable[[str], None]) -> None:
     """Serve MCP over streamable HTTP (`/mcp`) or SSE (`/sse`) until cancelled or signalled."""
-    import uvicorn  # lazy: stdio never needs the server stack
-
-    from flora_mcp.server import build_server  # lazy: this module is imported by the tools
+    import uvicorn  # lazy: stdio never needs the HTTP server stack
 
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -99,7 +84,7 @@ async def serve_http(settings: Settings, on_ready: Callable[[str], None]) -> Non
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((settings.host, settings.port))  # bound first, so port 0 resolves before we announce
     port = sock.getsockname()[1]
-    async with app_state(settings) as state:
+    async with AppState(settings).running() as state:
         server = build_server(settings, state=state)
         security = transport_security(settings)
         if settings.transport == "http":

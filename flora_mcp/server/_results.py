@@ -1,9 +1,10 @@
 """What each tool declares as its output schema, and how results are built.
 
-Results carry the API's objects whole, under the API's field names. The declared schemas
-name the few fields an agent acts on (ids, status, outputs) and leave the rest open (extra
-keys allowed): every host reads the whole tool list into the model's context on each turn,
-and names, types and the full shapes are in the data itself.
+Results carry the API's objects whole, under the API's field names. The declared schemas are
+views of the client's models (`view`): the few fields an agent acts on (ids, status, outputs),
+with their types taken from the client, and the rest left open (extra keys allowed). Not the
+whole models: every host reads the whole tool list into the model's context on each turn, and
+names, types and the full shapes are in the data itself.
 """
 
 from __future__ import annotations
@@ -13,62 +14,41 @@ from collections.abc import Sequence
 from typing import Any
 
 from mcp.types import CallToolResult, ContentBlock, TextContent
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
 
-from flora_mcp.client import RunStatus
+from flora_mcp.client import Model, Project, Run, RunOutput, RunStarted, Workspace
 
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class WorkspaceView(_Open):
-    workspace_id: str
+def view(model: type[BaseModel], *names: str, **more: Any) -> type[BaseModel]:
+    """An open model declaring `names` as `model` types them (plus `more` fields of its own)."""
+    fields: dict[str, Any] = {name: (model.model_fields[name].annotation, ...) for name in names}
+    return create_model(f"{model.__name__}View", __base__=_Open, **fields, **more)
+
+
+WorkspaceView = view(Workspace, "workspace_id")
+ProjectView = view(Project, "project_id")
+ModelView = view(Model, "model_id", "estimated_seconds", params=(list[dict[str, Any]], ...))
+Started = view(RunStarted, "run_id", "estimated_seconds")
+OutputView = view(RunOutput, "type", "url")
+RunView = view(Run, "run_id", "status", "progress", outputs=(list[OutputView], ...))  # type: ignore[valid-type]
+RunBrief = view(Run, "run_id", "status")
 
 
 class WorkspaceList(_Open):
-    workspaces: list[WorkspaceView]
-
-
-class ProjectView(_Open):
-    project_id: str
+    workspaces: list[WorkspaceView]  # type: ignore[valid-type]
 
 
 class ProjectList(_Open):
-    projects: list[ProjectView]
+    projects: list[ProjectView]  # type: ignore[valid-type]
     next_cursor: str | None
 
 
-class ModelView(_Open):
-    model_id: str
-    estimated_seconds: int
-    params: list[dict[str, Any]]  # name, type, required, options…: read from the data
-
-
 class ModelList(_Open):
-    models: list[ModelView]
-
-
-class Started(_Open):
-    run_id: str
-    estimated_seconds: int | None
-
-
-class OutputView(_Open):
-    type: str  # imageUrl, videoUrl, audioUrl, text or documentUrl: the summary text names it too
-    url: str
-
-
-class RunView(_Open):
-    run_id: str
-    status: RunStatus
-    progress: float
-    outputs: list[OutputView]
-
-
-class RunBrief(_Open):
-    run_id: str
-    status: str  # pending, running, completed or failed; the enum is declared once, in RunView
+    models: list[ModelView]  # type: ignore[valid-type]
 
 
 class GenerationList(_Open):
@@ -80,7 +60,7 @@ class Generated(_Open):
     # Also carries workspace_id, type, prompt and params (a gallery's captions), each run whole.
     project_id: str
     model: str
-    runs: list[RunBrief]
+    runs: list[RunBrief]  # type: ignore[valid-type]
 
 
 def structured(data: dict[str, Any], content: Sequence[ContentBlock] | None = None) -> CallToolResult:

@@ -1,19 +1,22 @@
-"""What the server holds for its lifetime: settings, one HTTP pool, the sandbox, and an account
-(API client and caches) per FLORA key."""
+"""What the server process holds for its life: settings, one HTTP pool, the embedded sandbox,
+recent inline renderings, and an account (API client and per-key caches) per FLORA key.
+
+Started and stopped by the server's lifespan (`running`); every session shares one.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+import anyio
+import anyio.to_thread
 import httpx2
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ImageContent
 
 from flora_mcp.settings import Settings
 
@@ -23,23 +26,41 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SANDBOX_KEY = "sandbox-local"  # the sandbox accepts any non-empty key; this one is not a secret
-MAX_ACCOUNTS = 1024
+# Agents ask for a finished run more than once (status after generate, a second look): its
+# outputs do not change, so the last few renderings are kept rather than fetched and re-encoded.
+RECENT_IMAGES = 32  # at most ~600 KB each
 
 
 class AppState:
-    """Shared by every tool call. The sandbox, when used, starts in a thread alongside `initialize`."""
+    """Shared by every tool call and session. No I/O until `running()` or first use; imports
+    nothing of the client, which `initialize` does not need."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.recent_images: OrderedDict[tuple[str, int, int], ImageContent] = OrderedDict()
         self._http: httpx2.AsyncClient | None = None
-        self._sandbox: Future[RunningSandbox] | None = None
-        # Keyed by a digest, so no key is held as a dict key; bounded for a many-user HTTP server.
-        self._accounts: OrderedDict[str, Account] = OrderedDict()
-        if settings.uses_sandbox:
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flora-sandbox")
-            self._sandbox = executor.submit(_start_sandbox, settings.sandbox_speed)
-            executor.shutdown(wait=False)
+        self._sandbox: RunningSandbox | None = None
+        self._sandbox_ready: anyio.Event | None = None
+        # Per FLORA key (see `_context.account`), by digest so no key is held as a dict key.
+        self.accounts: OrderedDict[str, Account] = OrderedDict()
+        self._users = 0
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[AppState]:
+        """The lifespan: the sandbox starts in a worker thread alongside `initialize` rather than
+        before it; the pool and sandbox close when the last user (session, HTTP server) leaves."""
+        self._users += 1
+        async with anyio.create_task_group() as group:
+            if self._users == 1 and self.settings.uses_sandbox:
+                self._sandbox_ready = anyio.Event()
+                group.start_soon(self._start_sandbox)
+            try:
+                yield self
+            finally:
+                self._users -= 1
+                if self._users == 0:
+                    with anyio.CancelScope(shield=True):
+                        await self._close()
 
     @property
     def http(self) -> httpx2.AsyncClient:
@@ -49,68 +70,38 @@ class AppState:
             self._http = httpx2.AsyncClient(timeout=self.settings.timeout)
         return self._http
 
-    async def account(self, caller_key: str | None = None) -> Account:
-        """The account for a caller's own FLORA key (HTTP transports), else the server's."""
-        key: str | None
-        if self._sandbox is not None:
-            base_url, key = (await asyncio.wrap_future(self._sandbox)).base_url, caller_key or SANDBOX_KEY
-        else:
-            base_url = self.settings.base_url
-            key = caller_key or (self.settings.api_key.get_secret_value() if self.settings.api_key else None)
-        if not key:
-            raise ToolError("No FLORA API key: send yours as 'Authorization: Bearer <key>'.")
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        account = self._accounts.get(digest)
-        if account is None:
-            # Lazy: the client and its models are not needed until the first tool call.
-            from flora_mcp.client import FloraClient
-            from flora_mcp.server._account import Account, ModelCache
+    async def sandbox(self) -> RunningSandbox | None:
+        """The embedded sandbox once it is up, or None when a real FLORA is used."""
+        if self._sandbox_ready is None:
+            return None
+        await self._sandbox_ready.wait()
+        if self._sandbox is None:
+            raise ToolError("The embedded FLORA sandbox failed to start; see the server's log.")
+        return self._sandbox
 
-            client = FloraClient(
-                api_key=key,
-                base_url=base_url,
-                http=self.http,
-                timeout=self.settings.timeout,
-                max_attempts=self.settings.max_attempts,
-                retry_budget=self.settings.retry_budget,
+    async def _start_sandbox(self) -> None:
+        assert self._sandbox_ready is not None
+        # Lazy: the sandbox's server stack (uvicorn, Pillow) is only for runs without a key.
+        from flora_mcp.sandbox import start_sandbox
+
+        try:
+            self._sandbox = await anyio.to_thread.run_sync(
+                lambda: start_sandbox(speed=self.settings.sandbox_speed)
             )
-            account = self._accounts[digest] = Account(client, ModelCache(client))
-            if len(self._accounts) > MAX_ACCOUNTS:
-                self._accounts.popitem(last=False)
-        self._accounts.move_to_end(digest)
-        return account
+            logger.warning(
+                "No FLORA_API_KEY set: using the embedded FLORA sandbox at %s", self._sandbox.base_url
+            )
+        except Exception:
+            logger.exception("The embedded FLORA sandbox failed to start")
+        finally:
+            self._sandbox_ready.set()
 
-    async def loopback_origin(self) -> str | None:
-        """The one origin whose plain-http outputs are fetched: a sandbox on this machine."""
-        if self._sandbox is not None:
-            return (await asyncio.wrap_future(self._sandbox)).origin
-        url = httpx2.URL(self.settings.base_url)
-        if url.scheme == "http" and url.host in ("127.0.0.1", "localhost", "::1"):
-            from flora_mcp.downloads import origin_of  # lazy: not needed to start
-
-            return origin_of(url)
-        return None
-
-    async def aclose(self) -> None:
+    async def _close(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+            self._http = None
         if self._sandbox is not None:
-            sandbox = await asyncio.wrap_future(self._sandbox)
-            await asyncio.to_thread(sandbox.stop)
-
-
-def _start_sandbox(speed: float) -> RunningSandbox:
-    from flora_mcp.sandbox import start_sandbox
-
-    sandbox = start_sandbox(speed=speed)
-    logger.warning("No FLORA_API_KEY set: using the embedded FLORA sandbox at %s", sandbox.base_url)
-    return sandbox
-
-
-@asynccontextmanager
-async def app_state(settings: Settings) -> AsyncIterator[AppState]:
-    state = AppState(settings)
-    try:
-        yield state
-    finally:
-        await state.aclose()
+            sandbox, self._sandbox = self._sandbox, None
+            await anyio.to_thread.run_sync(sandbox.stop)
+        self._sandbox_ready = None
+        self.accounts.clear()

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import anyio
-from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
+from pydantic import Field
 
 from flora_mcp import rendering
 from flora_mcp.client import (
@@ -30,9 +30,10 @@ from flora_mcp.client import (
 from flora_mcp.server import _checks, _waiting
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
-from flora_mcp.server._context import account, advice, api_errors, app_state
-from flora_mcp.server._inline import inline_images
+from flora_mcp.server._context import Ctx, account, advice, api_errors
+from flora_mcp.server._inline import inline_outputs
 from flora_mcp.server._starting import start_generation
+from flora_mcp.server.tools.arguments import GenerationTypeArg, Prompt, WaitSeconds
 from flora_mcp.settings import Settings
 
 MAX_COUNT: Final = 8
@@ -53,7 +54,22 @@ class Ask:
     wait_seconds: float
 
 
-async def generate(ctx: Context, ask: Ask) -> CallToolResult:
+async def generate(
+    prompt: Prompt,
+    ctx: Ctx,
+    type: GenerationTypeArg = "image",
+    count: Annotated[int, Field(ge=1, le=MAX_COUNT)] = 1,
+    model: str | None = None,
+    params: dict[str, Any] | None = None,
+    workspace_id: str | None = None,
+    project_id: str | None = None,
+    wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+) -> Annotated[CallToolResult, results.Generated]:
+    ask = Ask(prompt, type, count, model, params or {}, workspace_id, project_id, wait_seconds)
+    return await generate_for(ctx, ask)
+
+
+async def generate_for(ctx: Ctx, ask: Ask) -> CallToolResult:
     type_ = _checks.check_type(ask.type)
     _checks.check_prompt(ask.prompt)
     if not 1 <= ask.count <= MAX_COUNT:
@@ -66,7 +82,7 @@ async def generate(ctx: Context, ask: Ask) -> CallToolResult:
     with api_errors():
         model = pick_model(await acct.models.get(type_), ask.model, ask.params, type_)
     with api_errors(not_found="Workspace or project not found: omit both to use the defaults."):
-        workspace_id, project_id = await _where(app_state(ctx).settings, acct, ask)
+        workspace_id, project_id = await _where(ctx.request_context.lifespan_context.settings, acct, ask)
     request = GenerationRequest(
         type=type_,
         prompt=ask.prompt,
@@ -93,7 +109,7 @@ async def generate(ctx: Context, ask: Ask) -> CallToolResult:
         ) from exc
     # A run never seen (its every poll failed) is still reported: it was started and is paid for.
     runs = [f.run or Run(run_id=f.run_id, status="pending", progress=0, created_at=0) for f in follows]
-    images = await inline_images(app_state(ctx), runs)
+    shown = await inline_outputs(ctx.request_context.lifespan_context, runs)
     data = {
         "workspace_id": workspace_id,
         "project_id": project_id,
@@ -103,7 +119,7 @@ async def generate(ctx: Context, ask: Ask) -> CallToolResult:
         "params": dict(ask.params),
         "runs": [results.dump(run) for run in runs],
     }
-    return results.structured(data, rendering.generation_content(runs, images, notes))
+    return results.structured(data, rendering.generation_content(runs, shown.images, notes, shown.texts))
 
 
 def pick_model(

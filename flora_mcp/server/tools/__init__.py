@@ -1,0 +1,117 @@
+"""The tool table: every tool is a function in a module of this package and a row here.
+
+Adding a tool is writing its `async def` and adding its row. Descriptions are product copy an
+agent reads on every turn (the whole list has a byte budget, checked by a test): what the tool
+does, when to call it, valid values, what comes back.
+
+Hints left out hold their spec defaults: open-world (FLORA is an outside service) and, for
+read-only tools, idempotent and non-destructive by definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+
+from flora_mcp.server._context import media_origins
+from flora_mcp.server._state import AppState
+from flora_mcp.server.tools.generate import generate
+from flora_mcp.server.tools.generations import create_generation, get_generation_status, list_generations
+from flora_mcp.server.tools.models import list_models
+from flora_mcp.server.tools.workspaces import create_project, list_projects, list_workspaces
+from flora_mcp.ui import register_gallery, tool_meta
+
+READ: Final = ToolAnnotations(readOnlyHint=True)
+CREATE: Final = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False)
+GALLERY: Final = tool_meta()  # results shown in the MCP Apps gallery view
+
+
+@dataclass(frozen=True)
+class ToolRow:
+    fn: Callable[..., Any]
+    title: str
+    description: str
+    annotations: ToolAnnotations
+    meta: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+
+TOOLS: Final = (
+    ToolRow(
+        list_workspaces,
+        "List workspaces",
+        "Step 1. Workspaces this key can use; generations are billed to one.",
+        READ,
+    ),
+    ToolRow(
+        list_projects,
+        "List projects",
+        "Step 1. A workspace's projects, newest first; query filters by name; paged by cursor. Pick one "
+        "or create_project.",
+        READ,
+    ),
+    ToolRow(
+        create_project,
+        "Create a project",
+        "Step 1. Create a project in a workspace; its generations show on its FLORA canvas.",
+        CREATE,
+    ),
+    ToolRow(
+        list_models,
+        "List models",
+        "Step 2. Models of a type and the params each accepts (aspect_ratio options, seed, …).",
+        READ,
+    ),
+    ToolRow(
+        create_generation,
+        "Start a generation",
+        "Step 3. Start one run (spends credits). type: image, video, audio or text, not a model family "
+        "(t2i…). model: a model_id from list_models for that type; omit for the default. params: that "
+        'model\'s, e.g. {"aspect_ratio": "4:3"}.',
+        CREATE,
+    ),
+    ToolRow(
+        get_generation_status,
+        "Get generation status",
+        "Step 4. A run's status; once completed, its outputs, images inline. wait_seconds (≤50) waits "
+        "for the end.",
+        READ,
+        GALLERY,
+    ),
+    ToolRow(
+        generate,
+        "Generate and wait",
+        "Steps 1-4 in one call (spends credits): count runs of prompt, waited for; returns every output, "
+        "images inline. Defaults: the only workspace, project 'Quick generations', the first model "
+        "taking params.",
+        CREATE,
+        GALLERY,
+    ),
+    ToolRow(
+        list_generations,
+        "List generations",
+        "Generation history, newest first, with outputs; filter by workspace, project or status.",
+        READ,
+    ),
+)
+
+
+def register_all(server: MCPServer[AppState], state: AppState) -> None:
+    """Every tool of the table, and the gallery view its results are shown in."""
+    for row in TOOLS:
+        server.add_tool(
+            row.fn,
+            name=row.name,
+            title=row.title,
+            description=row.description,
+            annotations=row.annotations,
+            meta=row.meta,
+        )
+    register_gallery(server, lambda: media_origins(state))

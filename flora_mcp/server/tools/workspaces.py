@@ -1,0 +1,47 @@
+"""Step 1: where generations go — workspaces and projects."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from flora_mcp.server import _checks
+from flora_mcp.server import _results as results
+from flora_mcp.server._context import Ctx, account, api_errors
+from flora_mcp.server.tools.arguments import Limit, WorkspaceId
+
+
+async def list_workspaces(ctx: Ctx) -> Annotated[CallToolResult, results.WorkspaceList]:
+    acct = await account(ctx)
+    with api_errors():
+        workspaces = await acct.client.list_workspaces()
+    return results.structured(results.dump_all("workspaces", workspaces))
+
+
+async def list_projects(
+    workspace_id: WorkspaceId,
+    ctx: Ctx,
+    query: str | None = None,
+    limit: Limit = 20,
+    cursor: str | None = None,
+) -> Annotated[CallToolResult, results.ProjectList]:
+    _checks.check_id("workspace_id", workspace_id)
+    acct = await account(ctx)
+    with api_errors():
+        page = await acct.client.list_projects(workspace_id, query=query, limit=limit, cursor=cursor)
+    return results.structured(results.dump_all("projects", page.items, next_cursor=page.next_cursor))
+
+
+async def create_project(
+    workspace_id: WorkspaceId, name: Annotated[str, Field(min_length=1, max_length=200)], ctx: Ctx
+) -> Annotated[CallToolResult, results.ProjectView]:
+    _checks.check_id("workspace_id", workspace_id)
+    if not name.strip():
+        raise ToolError("name is empty: give the project a name, e.g. 'Quick generations'.")
+    with api_errors(not_found=f"Workspace {workspace_id!r} was not found: use one from list_workspaces."):
+        acct = await account(ctx)
+        project = await acct.client.create_project(workspace_id, name)
+    return results.structured(results.dump(project))

@@ -1,0 +1,135 @@
+"""The shape the code keeps as it grows: what start-up imports, and which way imports point."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "flora_mcp"
+
+# What start-up must not pay for; each is imported where it is first needed. (uvicorn, the HTTP
+# server stack, is imported by the SDK's own MCPServer, so the bare-server comparison covers it.)
+NOT_AT_START = ("PIL", "flora_mcp.sandbox", "flora_mcp.journal")
+# Beyond a bare server, start-up may load only our own code and the SDK's MCP Apps types (the
+# gallery view that tools/list names).
+ALSO_ALLOWED = ("flora_mcp", "mcp.server.apps")
+
+_PROBE = """
+import sys, anyio
+from mcp.client import Client
+from mcp.server.mcpserver import MCPServer
+from pydantic import SecretStr
+
+def bare():
+    server = MCPServer("bare")
+
+    @server.tool()
+    def echo(text: str) -> str:
+        return text
+
+    return server
+
+def ours():
+    from flora_mcp.server import build_server
+    from flora_mcp.settings import Settings
+
+    return build_server(Settings(api_key=SecretStr("k"), base_url="http://127.0.0.1:9/api/v1"))
+
+async def main():
+    async with Client({which}()) as client:
+        assert (await client.list_tools()).tools
+anyio.run(main)
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def _loaded_after_initialize_and_tools_list(which: str) -> set[str]:
+    script = _PROBE.format(which=which)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(done.stdout.split())
+
+
+def test_initialize_and_tools_list_load_nothing_a_bare_server_does_not_but_our_own_code() -> None:
+    ours, bare = (
+        _loaded_after_initialize_and_tools_list("ours"),
+        _loaded_after_initialize_and_tools_list("bare"),
+    )
+    assert "flora_mcp.server.tools" in ours  # the probe did reach the tools
+    assert not [m for m in ours for lazy in NOT_AT_START if m == lazy or m.startswith(lazy + ".")]
+    foreign = sorted(m for m in ours - bare if not m.startswith(ALSO_ALLOWED))
+    assert not foreign, f"start-up now imports {foreign[:10]}"
+
+
+def _imports(path: Path) -> set[str]:
+    """The flora_mcp modules a file imports, at any depth of the file (lazy imports count too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            # `from package import module` imports that module (and the package's __init__ first).
+            found.add(node.module)
+            found.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if _is_module(f"{node.module}.{alias.name}")
+            )
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m.startswith("flora_mcp")}
+
+
+def _is_module(name: str) -> bool:
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _part_imports(part: str) -> set[str]:
+    root = PACKAGE / part
+    files = root.rglob("*.py") if root.is_dir() else [root.with_suffix(".py")]
+    return {m for f in files for m in _imports(f)}
+
+
+@pytest.mark.parametrize(
+    ("part", "forbidden"),
+    [
+        ("client", ("flora_mcp.server", "flora_mcp.rendering", "flora_mcp.sandbox", "flora_mcp.ui")),
+        ("sandbox", ("flora_mcp.client", "flora_mcp.server", "flora_mcp.rendering", "flora_mcp.downloads")),
+        ("rendering", ("flora_mcp.server", "flora_mcp.sandbox")),
+        ("downloads", ("flora_mcp.server", "flora_mcp.sandbox")),
+        ("journal", ("flora_mcp.server", "flora_mcp.sandbox", "flora_mcp.client")),
+        ("ui", ("flora_mcp.server", "flora_mcp.sandbox", "flora_mcp.client")),
+    ],
+)
+def test_imports_only_point_down(part: str, forbidden: tuple[str, ...]) -> None:
+    wrong = sorted(m for m in _part_imports(part) if m.startswith(forbidden))
+    assert not wrong, f"{part} imports {wrong}"
+
+
+def test_the_server_package_has_no_import_cycle() -> None:
+    """Following imports from any server module never leads back to it (package __init__ files,
+    which only re-export, are left out: importing a submodule runs them first anyway)."""
+    modules = {
+        ".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts): p
+        for p in (PACKAGE / "server").rglob("*.py")
+        if p.name != "__init__.py"
+    }
+    graph = {name: {m for m in _imports(path) if m in modules} for name, path in modules.items()}
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    return [*path, nxt]
+                if nxt not in path:
+                    stack.append((nxt, [*path, nxt]))
+        return None
+
+    cycles = [c for name in graph if (c := cycle_from(name))]
+    assert not cycles, cycles[0]

@@ -1,9 +1,10 @@
 """FLORA API client: the only code that knows FLORA's HTTP contract.
 
-Typed models in and out, typed exceptions for every failure (see `_errors` for the tree),
-an `Idempotency-Key` on every POST, kept by every retry of it (see `_retry`: transport errors,
-timeouts, 408, 429 and 5xx, honouring `Retry-After`, bounded in attempts and total time), and the
-bearer key sent per request.
+Typed models in and out (read forward-compatibly: see `_models`), typed exceptions for every
+failure (see `_errors` for the tree; each carries FLORA's `request-id`), an `Idempotency-Key` on
+every POST and PATCH, kept by every retry of it (see `_retry`: transport errors, timeouts, 408, 429
+and 5xx, honouring `Retry-After` and waiting at least 5 s after a bare 429, bounded in attempts and
+total time), and the bearer key sent per request, never to another origin.
 """
 
 from flora_mcp.client._client import DEFAULT_BASE_URL, FloraClient
@@ -12,6 +13,7 @@ from flora_mcp.client._errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    AssetFailedError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
@@ -20,10 +22,27 @@ from flora_mcp.client._errors import (
     InsufficientCreditsError,
     InternalServerError,
     NotFoundError,
+    PaidPlanRequiredError,
     PermissionDeniedError,
     RateLimitError,
+    RunIdMissingError,
+    UploadError,
 )
 from flora_mcp.client._models import (
+    Action,
+    ActionInput,
+    ActionMediaType,
+    ActionParam,
+    ActionParamValue,
+    ActionRef,
+    ActionSlot,
+    Asset,
+    AssetStatus,
+    AssetUpload,
+    Canvas,
+    CanvasNodeParams,
+    CanvasPatched,
+    CanvasSummary,
     Generation,
     GenerationRequest,
     GenerationType,
@@ -38,6 +57,11 @@ from flora_mcp.client._models import (
     RunOutput,
     RunStarted,
     RunStatus,
+    RunType,
+    SignedUpload,
+    Technique,
+    TechniqueRef,
+    TechniqueSlot,
     Workspace,
 )
 
@@ -47,8 +71,23 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "Action",
+    "ActionInput",
+    "ActionMediaType",
+    "ActionParam",
+    "ActionParamValue",
+    "ActionRef",
+    "ActionSlot",
+    "Asset",
+    "AssetFailedError",
+    "AssetStatus",
+    "AssetUpload",
     "AuthenticationError",
     "BadRequestError",
+    "Canvas",
+    "CanvasNodeParams",
+    "CanvasPatched",
+    "CanvasSummary",
     "ConflictError",
     "FieldError",
     "FloraClient",
@@ -64,13 +103,21 @@ __all__ = [
     "NotFoundError",
     "OutputType",
     "Page",
+    "PaidPlanRequiredError",
     "ParamOption",
     "PermissionDeniedError",
     "Project",
     "RateLimitError",
     "Run",
+    "RunIdMissingError",
     "RunOutput",
     "RunStarted",
     "RunStatus",
+    "RunType",
+    "SignedUpload",
+    "Technique",
+    "TechniqueRef",
+    "TechniqueSlot",
+    "UploadError",
     "Workspace",
 ]

@@ -21,7 +21,7 @@ import anyio
 
 from flora_mcp.client._errors import APIConnectionError, APIStatusError, FloraError
 
-__all__ = ["Clock", "RetryPolicy", "Sleep", "backoff", "is_retryable"]
+__all__ = ["RATE_LIMIT_WAIT", "Clock", "RetryPolicy", "Sleep", "backoff", "is_retryable", "wait_before"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,9 @@ INITIAL_WAIT: Final = 0.5
 MAX_WAIT: Final = 8.0
 # Each wait is shortened by up to a quarter, so clients that failed together do not retry together.
 JITTER: Final = 0.25
+# A 429 without `Retry-After` (FLORA sends one only sometimes): FLORA's own sample waits 5 s, and its
+# limits are per workspace, so a quicker retry would only be refused again.
+RATE_LIMIT_WAIT: Final = 5.0
 
 
 def is_retryable(exc: FloraError) -> bool:
@@ -52,6 +55,17 @@ def backoff(retry: int) -> float:
     return ceiling * (1 - JITTER * random.random())
 
 
+def wait_before(retry: int, exc: FloraError) -> float:
+    """The wait before retry number `retry` after `exc`: the server's `Retry-After` when it sent one;
+    at least RATE_LIMIT_WAIT after a bare 429; else exponential backoff with jitter."""
+    if isinstance(exc, APIStatusError):
+        if exc.retry_after is not None:
+            return exc.retry_after
+        if exc.status_code == 429:
+            return max(RATE_LIMIT_WAIT, backoff(retry))
+    return backoff(retry)
+
+
 def _reason(exc: FloraError) -> str:
     if isinstance(exc, APIStatusError):
         code = f" {exc.code}" if exc.code else ""
@@ -64,8 +78,9 @@ def _reason(exc: FloraError) -> str:
 class RetryPolicy:
     """At most `max_attempts` sends, within `budget` seconds in all, waits included.
 
-    The wait is the server's `Retry-After` when it sent one, else exponential backoff with jitter.
-    A wait that would end past the budget is not started: the last error is raised at once.
+    The wait is the server's `Retry-After` when it sent one, at least 5 s after a 429 without one,
+    else exponential backoff with jitter (see `wait_before`). A wait that would end past the budget
+    is not started: the last error is raised at once.
     """
 
     max_attempts: int = 4
@@ -96,8 +111,7 @@ class RetryPolicy:
                     if number > 1:  # one allowed attempt is not "giving up"
                         exc.gave_up = f"gave up after {spent}"
                     raise
-                retry_after = exc.retry_after if isinstance(exc, APIStatusError) else None
-                wait = retry_after if retry_after is not None else backoff(number)
+                wait = wait_before(number, exc)
                 if elapsed + wait > self.budget:
                     exc.gave_up = (
                         f"gave up after {spent}: waiting {wait:.1f} s more would pass "

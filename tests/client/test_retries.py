@@ -27,7 +27,9 @@ from flora_mcp.client import (
     GenerationRequest,
     InternalServerError,
     RateLimitError,
+    RunIdMissingError,
 )
+from flora_mcp.client._retry import RATE_LIMIT_WAIT
 
 pytestmark = pytest.mark.anyio
 
@@ -144,6 +146,25 @@ async def test_retry_after_seconds_set_the_wait() -> None:
     assert len(api.requests) == 2
 
 
+async def test_a_429_without_retry_after_waits_at_least_5_s_each_time() -> None:
+    """FLORA sends Retry-After only sometimes; its own sample waits 5 s without one."""
+    client, api, fake = make_client(429, 429, 429, 200)
+    await client.list_workspaces()
+    assert len(api.requests) == 4
+    assert len(fake.waits) == 3
+    assert all(RATE_LIMIT_WAIT <= wait <= 8.0 for wait in fake.waits), fake.waits
+    assert RATE_LIMIT_WAIT == 5.0
+
+
+async def test_a_bare_429_wait_still_counts_against_the_budget() -> None:
+    client, api, fake = make_client(429, retry_budget=7, max_attempts=10)
+    with pytest.raises(RateLimitError) as caught:
+        await client.list_workspaces()
+    assert len(api.requests) == 2  # 5+ s, then another 5+ s would pass 7 s
+    assert len(fake.waits) == 1
+    assert "would pass the 7 s retry budget" in str(caught.value)
+
+
 async def test_retry_after_http_date_sets_the_wait() -> None:
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
     client, _, fake = make_client(httpx2.Response(503, text="busy", headers={"Retry-After": when}), 200)
@@ -189,6 +210,55 @@ async def test_attempts_are_bounded_and_the_error_says_it_gave_up() -> None:
         str(err)
         == f"FLORA API error 503 (unknown_error): Status 503. — gave up after 4 attempts in {spent} s"
     )
+
+
+async def test_an_error_after_retries_carries_the_request_id_of_the_last_answer() -> None:
+    def failed(request_id: str) -> httpx2.Response:
+        body = {"error": {"code": "unknown_error", "message": "Boom."}}
+        return httpx2.Response(503, json=body, headers={"request-id": request_id})
+
+    client, _, _ = make_client(failed("req_1"), failed("req_2"), failed("req_3"), failed("req_4"))
+    with pytest.raises(InternalServerError) as caught:
+        await client.list_workspaces()
+    err = caught.value
+    assert err.request_id == "req_4"
+    assert re.fullmatch(
+        r"FLORA API error 503 \(unknown_error\): Boom\. \(request-id req_4\) — gave up after 4 attempts "
+        r"in \d+\.\d s",
+        str(err),
+    )
+
+
+async def test_a_5xx_on_generate_keeps_its_key_and_finally_names_the_likely_cause() -> None:
+    """FLORA answers 500 unknown_error to a malformed ws_/prj_ id on POST /generate: retrying is safe
+    (same key), but what surfaces must not read as a mere outage."""
+    client, api, _ = make_client(500, ok=RUN_STARTED)
+    bad_ids = REQUEST.model_copy(update={"workspace_id": "abc", "project_id": "my project"})
+    with pytest.raises(InternalServerError) as caught:
+        await client.generate(bad_ids)
+    err = caught.value
+    assert len(api.requests) == 4
+    assert len({r.headers["idempotency-key"] for r in api.requests}) == 1
+    assert (err.method, err.path) == ("POST", "/generate")
+    assert err.hint is not None and "workspace_id" in err.hint and "project_id" in err.hint
+    assert str(err).endswith(f"Likely cause: {err.hint}")
+    assert "gave up after 4 attempts" in str(err)
+
+
+async def test_a_5xx_elsewhere_gets_no_id_hint() -> None:
+    client, _, _ = make_client(500, max_attempts=1)
+    with pytest.raises(InternalServerError) as caught:
+        await client.get_run("run_1")
+    assert (caught.value.method, caught.value.path, caught.value.hint) == ("GET", "/runs/run_1", None)
+    assert "Likely cause" not in str(caught.value)
+
+
+async def test_a_start_answer_without_run_id_is_not_retried() -> None:
+    """Retrying would only meet idempotency_duplicate: the run may exist, so the caller recovers it."""
+    client, api, fake = make_client(201, ok={"type": "generation", "charged_cost": 0.2})
+    with pytest.raises(RunIdMissingError):
+        await client.generate(REQUEST)
+    assert (len(api.requests), fake.waits) == (1, [])
 
 
 async def test_a_connection_error_that_persists_says_it_gave_up_too() -> None:

@@ -6,9 +6,11 @@ import functools
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -19,7 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flora_mcp.sandbox import _validate as check
-from flora_mcp.sandbox._catalogue import TYPES, models_of
+from flora_mcp.sandbox._assets import asset_bytes
+from flora_mcp.sandbox._catalogue import TYPES, Model, default_model, find_model, models_of
 from flora_mcp.sandbox._errors import (
     ApiError,
     forbidden,
@@ -27,12 +30,30 @@ from flora_mcp.sandbox._errors import (
     invalid,
     not_found,
     unauthorized,
+    unknown_error,
 )
 from flora_mcp.sandbox._faults import FaultRule
 from flora_mcp.sandbox._media import render
 from flora_mcp.sandbox._middleware import RecordRequests, bearer
-from flora_mcp.sandbox._store import IdempotencyMode, Project, SandboxState, Workspace
-from flora_mcp.sandbox._views import API_PREFIX, generation_item, run_started, run_status
+from flora_mcp.sandbox._run_api import job_status
+from flora_mcp.sandbox._store import (
+    DURATION_FACTORS,
+    GENERIC_FAILURE,
+    SETTLE_SECONDS,
+    Failure,
+    IdempotencyMode,
+    Project,
+    SandboxState,
+    Workspace,
+)
+from flora_mcp.sandbox._surface import routes as surface_routes
+from flora_mcp.sandbox._views import (
+    API_PREFIX,
+    alternate_origin,
+    generation_item,
+    run_started,
+    run_status,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +69,7 @@ class Caller:
 GetHandler = Callable[["Api", Request, Caller], Awaitable[Json]]
 PostHandler = Callable[["Api", Request, Caller, Any], Awaitable[tuple[int, Json]]]
 Endpoint = Callable[[Request], Awaitable[Response]]
+_MEDIA_PATH = re.compile(r"/media/([^/]+)/([^/]+)")
 
 
 def _origin(request: Request) -> str:
@@ -160,23 +182,76 @@ class Api:
         return {"models": [m.to_json() for m in models_of(type_)]}
 
     async def generate(self, request: Request, caller: Caller, body: Any) -> tuple[int, Json]:
-        fields = check.generate_body(body)
+        fields = check.generate_body(body)  # FLORA checks the body's shape, and nothing in `params`
+        if check.malformed_ids(fields):
+            raise unknown_error()  # FLORA's answer to a malformed ws_/prj_ id here: a 500, not a 400
         self._own_workspace(caller, fields["workspace_id"])
         project = self._own_project(caller, fields["project_id"])
-        available = models_of(fields["type"])
-        model_id = fields.get("model", available[0].model_id)  # omitted: the type's default model
-        model = next((m for m in available if m.model_id == model_id), None)
-        if model is None:
-            ids = ", ".join(m.model_id for m in available)
-            message = f"Model '{model_id}' is not available for type '{fields['type']}'. Available: {ids}"
-            raise invalid([("model", message)])
+        model = _model(fields)
         params = fields.get("params", {})
         resolved = check.model_params(model, params)
-        run = self.state.start_run(caller.api_key, project, model, fields["prompt"], params, resolved)
+        sources, failure = self._references(model, params, _origin(request))
+        run = self.state.start_run(
+            caller.api_key,
+            project,
+            model,
+            fields["prompt"],
+            params,
+            resolved,
+            sources=sources,
+            failure=failure,
+        )
         return 201, run_started(run, _origin(request))
+
+    def _references(self, model: Model, params: Json, origin: str) -> tuple[tuple[str, ...], Failure | None]:
+        """The reference URLs the run reads, or the failure it will end with; nothing is refused here.
+
+        As FLORA: the prefix says which names hold references (a string, or an array for the plural
+        names); another form is ignored, so a model that needs a reference then fails, billed. A URL that
+        FLORA would not fetch (not one of its own media or asset URLs) makes the run fail too.
+        """
+        if model.canvas_sourced:
+            return (), (GENERIC_FAILURE, f"Generation failed: {model.model_id} has no source connected.")
+        urls: list[str] = []
+        for name in model.references:
+            value = params.get(name)
+            if name.endswith("s"):
+                given = [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+            else:
+                given = [value] if isinstance(value, str) else []
+            if not given:
+                return (), (GENERIC_FAILURE, f"Generation failed: no input was given in '{name}'.")
+            for url in given:
+                if not self._fetchable(url, origin):
+                    return (), (GENERIC_FAILURE, f"Generation failed: the input at {url} could not be read.")
+            urls += given
+        return tuple(urls), None
+
+    def _fetchable(self, url: str, origin: str) -> bool:
+        """Whether FLORA would read this URL: an output or asset file of this sandbox, ready now."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return False
+        if f"{parts.scheme}://{parts.netloc}" not in (origin, alternate_origin(origin)):
+            return False
+        media = _MEDIA_PATH.fullmatch(parts.path)
+        if media is None:
+            return asset_bytes(self.state, url) is not None
+        return self._servable(media[1], media[2])
+
+    def _servable(self, run_id: str, file: str) -> bool:
+        run = self.state.runs.get(run_id)
+        return (
+            run is not None
+            and file == run.output_file
+            and run.progress_at(self.state.clock()).status == "completed"
+        )
 
     async def get_run(self, request: Request, caller: Caller) -> Json:
         run_id = check.check_id(request.path_params["run_id"], "run_", "runId")
+        if (job := job_status(self, request, caller, run_id)) is not None:
+            return job  # a technique or action run
         run = self.state.runs.get(run_id)
         if run is None or run.workspace_id != caller.workspace.workspace_id:
             raise not_found(f"Run '{run_id}' not found.")
@@ -198,28 +273,51 @@ class Api:
                 found.append((run, progress))
         page, next_cursor = _paged(found, offset, limit)
         return {
-            "generations": [generation_item(run, progress, origin) for run, progress in page],
+            "generations": [generation_item(run, progress, now, origin) for run, progress in page],
             "meta": {"next_cursor": next_cursor},
         }
 
     async def media(self, request: Request) -> Response:
         """Output files: no auth, like a CDN URL; drawn on first request and kept."""
-        run = self.state.runs.get(request.path_params["run_id"])
-        file = request.path_params["file"]
-        if (
-            run is None
-            or file != run.output_file
-            or run.progress_at(self.state.clock()).status != "completed"
-        ):
+        found = await self._output(request.path_params["run_id"], request.path_params["file"])
+        if found is None:
             return not_found("No such output file.").response()
-        cache_key = f"{run.run_id}/{file}"
-        if cache_key not in self.state.media:
-            draw = functools.partial(render, run.type, run.model_id, run.prompt, run.resolved_params)
-            self.state.media[cache_key] = await anyio.to_thread.run_sync(draw)
-        content, content_type = self.state.media[cache_key]
+        content, content_type = found
         # Public, like a CDN's output URLs; CORS so a gallery view in a host's iframe can read text outputs.
         headers = {"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"}
         return Response(content, media_type=content_type, headers=headers)
+
+    async def _output(self, run_id: str, file: str) -> tuple[bytes, str] | None:
+        if not self._servable(run_id, file):
+            return None
+        run = self.state.runs[run_id]
+        cache_key = f"{run_id}/{file}"
+        if cache_key not in self.state.media:
+            sources = [found for url in run.sources if (found := await self._source(url)) is not None]
+            draw = functools.partial(render, run.type, run.model_id, run.prompt, run.resolved_params, sources)
+            self.state.media[cache_key] = await anyio.to_thread.run_sync(draw)
+        return self.state.media[cache_key]
+
+    async def _source(self, url: str) -> bytes | None:
+        """A reference's bytes, read from the sandbox's own stores (FLORA reads its own hosts only)."""
+        media = _MEDIA_PATH.fullmatch(urlsplit(url).path)
+        if media is None:
+            return asset_bytes(self.state, url)
+        found = await self._output(media[1], media[2])
+        return found[0] if found is not None else None
+
+
+def _model(fields: Json) -> Model:
+    """The model asked for, or the workspace default of the type when `model` is left out."""
+    type_ = fields["type"]
+    if "model" not in fields:
+        return default_model(type_)
+    model = find_model(fields["model"])
+    if model is None or model.type != type_:
+        ids = ", ".join(m.model_id for m in models_of(type_))
+        message = f"Model '{fields['model']}' is not available for type '{type_}'. Available: {ids}"
+        raise invalid([("model", message)])
+    return model
 
 
 async def _enveloped(call: Callable[[], Awaitable[Response]]) -> Response:
@@ -244,15 +342,27 @@ def create_app(
     speed: float = 1.0,
     seed: int | None = None,
     faults: Iterable[FaultRule] = (),
-    idempotency: IdempotencyMode = "replay",
+    idempotency: IdempotencyMode = "conflict",
+    duration_factors: tuple[float, float] = DURATION_FACTORS,
+    settle_seconds: float = SETTLE_SECONDS,
 ) -> Starlette:
     """The sandbox as an ASGI app; `app.state.sandbox` is its SandboxState.
 
-    `seed` makes ids, unseeded pictures and the faults' random draws repeatable; `faults` are the rules
-    in force from the start (see `parse_faults`); `idempotency` is "replay" (a repeated key and body
-    get the first answer) or "conflict" (a repeated key is refused with 409 idempotency_duplicate).
+    `seed` makes ids, unseeded pictures, run durations, quotes and the faults' random draws repeatable;
+    `faults` are the rules in force from the start (see `parse_faults`); `idempotency` is "conflict"
+    (FLORA's way: a repeated key is refused with 409 idempotency_duplicate) or "replay" (a repeated key
+    and body get the first answer); each run takes its estimate times a factor drawn from
+    `duration_factors` ((1, 1) for exactly the estimate); a run's cost settles `settle_seconds` after it
+    ends.
     """
-    state = SandboxState(speed=speed, seed=seed, faults=faults, idempotency=idempotency)
+    state = SandboxState(
+        speed=speed,
+        seed=seed,
+        faults=faults,
+        idempotency=idempotency,
+        duration_factors=duration_factors,
+        settle_seconds=settle_seconds,
+    )
     api = Api(state)
     p = API_PREFIX
     routes = [
@@ -265,6 +375,7 @@ def create_app(
         Route(f"{p}/runs/{{run_id}}", api.get(Api.get_run), methods=["GET"]),
         Route(f"{p}/generations", api.get(Api.list_generations), methods=["GET"]),
         Route("/media/{run_id}/{file}", api.media, methods=["GET"]),
+        *surface_routes(api),  # assets, techniques, actions, the canvas
     ]
     app = Starlette(
         routes=routes,

@@ -1,8 +1,9 @@
-"""ASGI middleware: records every API request on the state, and plays the faults in `state.faults`."""
+"""ASGI middleware: a `request-id` on every answer, records every API request, plays `state.faults`."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Final
 
 import anyio
@@ -41,7 +42,13 @@ class RecordRequests:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX + "/"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # FLORA puts a request-id on every answer, errors included; its support asks for it.
+        request_id = str(uuid.uuid4())
+        send = _with_request_id(send, request_id)
+        if not scope["path"].startswith(API_PREFIX + "/"):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -58,6 +65,7 @@ class RecordRequests:
                     idempotency_key=idempotency_key,
                     status=status,
                     dropped=dropped,
+                    request_id=request_id,
                 )
             )
 
@@ -81,6 +89,16 @@ class RecordRequests:
                 raise DroppedConnection(f"Injected fault: {scope['method']} {scope['path']} dropped")
         else:
             await self.app(scope, receive, recording_send)
+
+
+def _with_request_id(send: Send, request_id: str) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [*message.get("headers", []), (b"request-id", request_id.encode())]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
 
 
 async def _processed_unanswered(app: ASGIApp, scope: Scope, receive: Receive) -> Message | None:

@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 from flora_mcp.sandbox._app import create_app
 from flora_mcp.sandbox._faults import FaultRule
 from flora_mcp.sandbox._middleware import DroppedConnection
-from flora_mcp.sandbox._store import IdempotencyMode, SandboxState
-from flora_mcp.sandbox._views import API_PREFIX
+from flora_mcp.sandbox._store import DURATION_FACTORS, SETTLE_SECONDS, IdempotencyMode, SandboxState
+from flora_mcp.sandbox._views import API_PREFIX, alternate_origin
 
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
@@ -81,6 +81,8 @@ class RunningSandbox:
         self._thread = thread
         self.origin = origin
         self.base_url = origin + API_PREFIX
+        # Every other run's outputs are served from the second origin, as FLORA serves from two hosts.
+        self.media_origins: tuple[str, ...] = tuple(dict.fromkeys((origin, alternate_origin(origin))))
         self.state = state
 
     def stop(self) -> None:
@@ -106,14 +108,23 @@ def start_sandbox(
     speed: float = 1.0,
     seed: int | None = None,
     faults: Iterable[FaultRule] = (),
-    idempotency: IdempotencyMode = "replay",
+    idempotency: IdempotencyMode = "conflict",
+    duration_factors: tuple[float, float] = DURATION_FACTORS,
+    settle_seconds: float = SETTLE_SECONDS,
 ) -> RunningSandbox:
     """Start a sandbox in a background thread; returns once it accepts connections.
 
-    `seed`, `faults` and `idempotency` are as for `create_app`; change them later on `.state`.
+    The options are as for `create_app`; change them later on `.state`.
     """
     sock, origin = _bind(host, port)
-    app = create_app(speed=speed, seed=seed, faults=faults, idempotency=idempotency)
+    app = create_app(
+        speed=speed,
+        seed=seed,
+        faults=faults,
+        idempotency=idempotency,
+        duration_factors=duration_factors,
+        settle_seconds=settle_seconds,
+    )
     ready = threading.Event()
     server = _Server(_config(app), on_started=ready.set)
     failure: list[BaseException] = []
@@ -146,15 +157,23 @@ def serve_sandbox(
     on_ready: Callable[[str], None],
     seed: int | None = None,
     faults: Iterable[FaultRule] = (),
-    idempotency: IdempotencyMode = "replay",
+    idempotency: IdempotencyMode = "conflict",
+    duration_factors: tuple[float, float] = DURATION_FACTORS,
+    settle_seconds: float = SETTLE_SECONDS,
 ) -> None:
     """Serve in this thread until Ctrl-C or SIGTERM; `on_ready(base_url)` once it accepts connections.
 
-    `seed`, `faults` (e.g. `parse_faults("POST /generate drop first")`) and `idempotency` are as for
-    `create_app`.
+    The options (e.g. `faults=parse_faults("POST /generate drop first")`) are as for `create_app`.
     """
     sock, origin = _bind(host, port)
-    app = create_app(speed=speed, seed=seed, faults=faults, idempotency=idempotency)
+    app = create_app(
+        speed=speed,
+        seed=seed,
+        faults=faults,
+        idempotency=idempotency,
+        duration_factors=duration_factors,
+        settle_seconds=settle_seconds,
+    )
     server = _Server(_config(app), on_started=lambda: on_ready(origin + API_PREFIX))
     try:
         server.run(sockets=[sock])

@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from flora_mcp.sandbox._catalogue import SEED_MAX, Model
 from flora_mcp.sandbox._faults import FaultRule, FaultSet
 
+if TYPE_CHECKING:  # these modules import this one; only their types are needed here
+    from flora_mcp.sandbox._assets import Asset
+    from flora_mcp.sandbox._canvas import Canvas
+    from flora_mcp.sandbox._jobs import Job
+
 FAIL_MARKER = "[sandbox:fail]"
 IDEMPOTENCY_TTL_SECONDS = 2 * 60 * 60  # the contract: duplicates are detected within two hours
+# A run really takes its estimate times a factor drawn log-uniformly from this range: FLORA's estimates
+# are loose both ways (measured: 80 s quoted, 25 s real; and runs far longer than quoted).
+DURATION_FACTORS = (0.3, 3.0)
+SETTLE_SECONDS = 0.5  # the run's own charged_cost appears this long after it ends, as FLORA's settles late
+GENERIC_FAILURE = "GENERATION_GENERIC_ERROR"
 _PENDING_SHARE = 0.1  # the first tenth of a run is queued
-_FAIL_AT_SHARE = 0.6  # a run asked to fail does so part-way through
+_FAIL_AT_SHARE = 0.6  # a run that fails does so part-way through
 
 OUTPUT_KINDS = {"image": ("imageUrl", "png"), "video": ("videoUrl", "gif"), "audio": ("audioUrl", "wav")}
 OUTPUT_KINDS["text"] = ("text", "txt")
 
-# "replay": the same key and body get the first answer again; "conflict": a repeated key is always
-# refused with 409 idempotency_duplicate, as the contract allows within two hours.
+# "conflict" (FLORA's measured behaviour, the default): a repeated key within two hours is refused with
+# 409 idempotency_duplicate and no replay; "replay": the same key and body get the first answer again.
+# Either way a request that failed releases its key.
 IdempotencyMode = Literal["replay", "conflict"]
+Failure = tuple[str, str]  # (error_code, error_message) of a run that will fail
 
 
 def ms(seconds: float) -> int:
@@ -38,6 +51,7 @@ class RecordedRequest:
     idempotency_key: str | None
     status: int
     dropped: bool = False  # processed, but the connection was closed before this answer was sent
+    request_id: str = ""  # the answer's request-id header
 
 
 @dataclass(frozen=True)
@@ -93,10 +107,17 @@ class Run:
     model: Model = field(repr=False)
     prompt: str
     params: dict[str, Any]  # as sent
-    resolved_params: dict[str, Any]  # with the model's defaults and the seed used
+    resolved_params: dict[str, Any]  # the model's defaults, the usable values sent, and the seed used
     created: float  # epoch seconds
-    duration: float  # seconds from created to the end
+    estimate: float  # seconds, as quoted in the start answer
+    duration: float  # seconds from created to the end: the estimate times a random factor
     seq: int
+    quote_usd: float = 0.0  # the start answer's charged_cost: a quote
+    cost_usd: float = 0.0  # what the run settles at, success or failure (FLORA bills both)
+    settle_seconds: float = SETTLE_SECONDS
+    failure: Failure | None = None  # decided at the start: it fails part-way with this code and message
+    sources: tuple[str, ...] = ()  # the reference URLs it reads, all fetchable when it started
+    alternate_media: bool = False  # its output is served from the sandbox's second media origin
 
     @property
     def model_id(self) -> str:
@@ -104,7 +125,7 @@ class Run:
 
     @property
     def fails(self) -> bool:
-        return FAIL_MARKER in self.prompt
+        return self.failure is not None
 
     @property
     def output_type(self) -> str:
@@ -121,23 +142,25 @@ class Run:
             ext = "jpg"
         return f"{self.output_id}.{ext}"
 
+    @property
+    def ends(self) -> float:
+        return self.created + self.duration * (_FAIL_AT_SHARE if self.fails else 1.0)
+
     def progress_at(self, now: float) -> Progress:
-        """pending → running (progress rising) → completed, or failed part-way when the prompt asks."""
-        elapsed = now - self.created
-        end = self.duration * (_FAIL_AT_SHARE if self.fails else 1.0)
-        started = self.created + self.duration * _PENDING_SHARE
-        if elapsed >= end:
-            final = 100 if not self.fails else self._percent(end)
-            return Progress(
-                "failed" if self.fails else "completed", final, ms(started), ms(self.created + end)
-            )
+        """pending → running → completed (or failed part-way); progress is 0 until the end, then 100.
+
+        FLORA's generation runs often report no progress while running, and a failed run reports 100.
+        """
+        started = min(self.created + self.duration * _PENDING_SHARE, self.ends)
+        if now >= self.ends:
+            return Progress("failed" if self.fails else "completed", 100, ms(started), ms(self.ends))
         if now < started:
             return Progress("pending", 0, None, None)
-        return Progress("running", min(99, self._percent(elapsed)), ms(started), None)
+        return Progress("running", 0, ms(started), None)
 
-    def _percent(self, elapsed: float) -> int:
-        running = self.duration * (1 - _PENDING_SHARE)
-        return int(100 * (elapsed - self.duration * _PENDING_SHARE) / running) if running > 0 else 100
+    def cost_at(self, now: float) -> float | None:
+        """The settled cost in USD, or None until a little after the run ended."""
+        return self.cost_usd if now >= self.ends + self.settle_seconds else None
 
 
 @dataclass(frozen=True)
@@ -158,9 +181,13 @@ class SandboxState:
         seed: int | None = None,
         clock: Callable[[], float] = time.time,
         faults: Iterable[FaultRule] = (),
-        idempotency: IdempotencyMode = "replay",
+        idempotency: IdempotencyMode = "conflict",
+        duration_factors: tuple[float, float] = DURATION_FACTORS,
+        settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
         self.speed = speed
+        self.duration_factors = duration_factors  # (1, 1): every run takes exactly its estimate
+        self.settle_seconds = settle_seconds
         self.clock = clock
         self.rng = random.Random(seed)
         self.faults = FaultSet(faults, seed=seed)
@@ -170,6 +197,10 @@ class SandboxState:
         self.projects: dict[str, Project] = {}
         self.workspaces: dict[str, Workspace] = {}  # by workspace_id
         self.media: dict[str, tuple[bytes, str]] = {}  # "run_id/file" -> (bytes, content type)
+        self.assets: dict[str, Asset] = {}  # by asset_id
+        self.jobs: dict[str, Job] = {}  # technique and action runs, by run_id
+        self.job_keys: dict[tuple[str, str], str] = {}  # (workspace_id, body idempotency_key) -> run_id
+        self.canvases: dict[str, Canvas] = {}  # by project_id
         self._replays: dict[tuple[str, str], Replay] = {}
         self._seq = 0
 
@@ -217,11 +248,20 @@ class SandboxState:
         prompt: str,
         params: dict[str, Any],
         resolved: dict[str, Any],
+        *,
+        sources: tuple[str, ...] = (),
+        failure: Failure | None = None,
     ) -> Run:
-        if "seed" in {p.name for p in model.params} and "seed" not in resolved:
-            # No seed given: a new picture each run, as with the real API.
+        if "seed" not in resolved:
+            # No usable seed given (or none taken): a new picture each run, as with the real API.
             resolved = resolved | {"seed": self.rng.randint(0, SEED_MAX)}
+        if failure is None and FAIL_MARKER in prompt:
+            failure = (
+                "GPU_PROVIDER_ERROR",
+                "The provider failed to complete the generation (the prompt asked).",
+            )
         now = self.clock()
+        estimate = max(0.0, model.estimated_seconds * self.speed)
         run = Run(
             run_id=f"run_{self._token()}",
             api_key=api_key,
@@ -233,12 +273,28 @@ class SandboxState:
             params=params,
             resolved_params=resolved,
             created=now,
-            duration=max(0.0, model.estimated_seconds * self.speed),
+            estimate=estimate,
+            duration=estimate * self._duration_factor(),
             seq=self._next_seq(),
+            quote_usd=self._quote(model.price_usd),
+            cost_usd=model.price_usd,
+            settle_seconds=self.settle_seconds,
+            failure=failure,
+            sources=sources,
+            alternate_media=len(self.runs) % 2 == 1,  # every other run: clients meet two media origins
         )
         self.runs[run.run_id] = run
         project.last_modified, project.seq = ms(now), self._next_seq()
         return run
+
+    def _duration_factor(self) -> float:
+        low, high = self.duration_factors
+        return low if low >= high else math.exp(self.rng.uniform(math.log(low), math.log(high)))
+
+    def _quote(self, cost: float) -> float:
+        """The start answer's figure: mostly under the bill (measured: 0.253 quoted, 0.873 billed)."""
+        factor = self.rng.uniform(0.25, 0.9) if self.rng.random() < 0.75 else self.rng.uniform(1.1, 1.6)
+        return round(cost * factor, 4)
 
     def runs_in(self, workspace_id: str) -> list[Run]:
         """Newest first."""

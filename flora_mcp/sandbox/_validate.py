@@ -127,55 +127,65 @@ def query_cursor(query: Mapping[str, str]) -> int:
     return offset
 
 
+def malformed_ids(body: Mapping[str, Any]) -> bool:
+    """FLORA answers `POST /generate` with ids that do not look like ids by failing (500), not 400."""
+    return not (
+        _ID_PATTERNS["ws_"].fullmatch(body["workspace_id"])
+        and _ID_PATTERNS["prj_"].fullmatch(body["project_id"])
+    )
+
+
 def model_params(model: Model, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Check `params` against the model's list; answer them completed with the defaults."""
-    errors: list[FieldError] = []
-    accepted = ", ".join(p.name for p in model.params)
+    """The params a run uses: the model's defaults, overridden by each given value the model can use.
+
+    FLORA validates no param: an unknown name or a bad value is accepted and ignored (the run is billed
+    at the defaults), so nothing here refuses; what is not usable is left out.
+    """
+    defaults = {p.name: p.default for p in model.params if p.default is not None}
+    usable = {}
     for name, value in params.items():
         param = model.param(name)
-        if param is None:
-            errors.append(
-                (
-                    f"params.{name}",
-                    f"Unknown parameter '{name}' for model '{model.model_id}'. Accepted: {accepted}",
-                )
-            )
-        elif (problem := _param_problem(param, value)) is not None:
-            errors.append((f"params.{name}", problem))
-    errors += [(f"params.{p.name}", "Required") for p in model.params if p.required and p.name not in params]
-    if errors:
-        raise invalid(errors)
-    defaults = {p.name: p.default for p in model.params if p.default is not None}
-    return defaults | dict(params)
+        if param is not None and _usable(param, value):
+            usable[name] = _as_option(param, value)
+    return defaults | usable
 
 
-def _param_problem(param: Param, value: Any) -> str | None:
+def _as_option(param: Param, value: Any) -> Any:
+    """Option values are strings; a number that spells one (5 for "5") is read as that string."""
+    if param.options and param.type == "string" and not isinstance(value, str | bool):
+        return _num(value)
+    return value
+
+
+def _usable(param: Param, value: Any) -> bool:
     kind = param.type
     if kind == "string" or kind == "string[]":
         items = value if kind == "string[]" and isinstance(value, list) else [value]
-        if (kind == "string[]" and not isinstance(value, list)) or not all(isinstance(v, str) for v in items):
-            expected = "a list of strings" if kind == "string[]" else "a string"
-            return f"Expected {expected}, received {_json_type(value)}"
+        if kind == "string[]" and not isinstance(value, list):
+            return False
         allowed = [v for _, v in param.options]
-        bad = [v for v in items if allowed and v not in allowed]
-        return f"Invalid value {json.dumps(bad[0])}; expected one of: {', '.join(allowed)}" if bad else None
+        if allowed:
+            return all(_is_number(v) or isinstance(v, str) for v in items) and all(
+                (v if isinstance(v, str) else _num(v)) in allowed for v in items
+            )
+        return all(isinstance(v, str) for v in items)
     if kind == "bool":
-        return None if isinstance(value, bool) else f"Expected a boolean, received {_json_type(value)}"
+        return isinstance(value, bool)
     if kind == "dict":
-        return None if isinstance(value, dict) else f"Expected an object, received {_json_type(value)}"
+        return isinstance(value, dict)
     if kind == "int?" and value is None:
-        return None
+        return True
     if kind in ("int", "int?", "seed") and not _is_integer(value):
-        return f"Expected an integer, received {_json_type(value)}"
-    if kind == "float" and (
-        isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
-    ):
-        return f"Expected a number, received {_json_type(value)}"
+        return False
+    if kind == "float" and not (_is_number(value) and math.isfinite(value)):
+        return False
     low = param.min if param.min is not None else (0 if kind == "seed" else None)
     high = param.max if param.max is not None else (SEED_MAX if kind == "seed" else None)
-    if (low is not None and value < low) or (high is not None and value > high):
-        return f"Must be between {_num(low)} and {_num(high)}, received {value}"
-    return None
+    return not ((low is not None and value < low) or (high is not None and value > high))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _is_integer(value: Any) -> bool:

@@ -261,7 +261,7 @@ async def test_generate_through_drops_429s_and_503s_starts_each_run_exactly_once
     caplog.set_level(logging.INFO, logger="flora_mcp.client")
     calls = 8
     faults = parse_faults(f"{DROP_FIRST}; * 429 retry_after=1 p=0.2; * 503 p=0.2")
-    with start_sandbox(speed=SPEED, seed=1, faults=faults) as running:
+    with start_sandbox(speed=SPEED, seed=1, faults=faults, idempotency="replay") as running:
         async with _client(running, max_attempts=12) as client:
             request = await _request(client)
             run_ids = [(await client.generate(request)).run_id for _ in range(calls // 2)]

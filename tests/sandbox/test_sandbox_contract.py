@@ -27,7 +27,7 @@ from flora_mcp.sandbox import RunningSandbox, start_sandbox
 
 pytestmark = pytest.mark.anyio
 
-CONTRACT = Path(__file__).parent / "contract" / "openapi.yaml"
+CONTRACT = Path(__file__).parents[1] / "contract" / "openapi.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +194,7 @@ async def test_generate_and_runs_conform(openapi: OpenAPI, http: httpx2.AsyncCli
         {"type": "audio", "prompt": "rain"},
         {"type": "text", "prompt": "a haiku"},
         {"type": "image", "prompt": "a mug [sandbox:fail]"},
+        {"type": "image", "prompt": "in blue", "model": "i2i-flux-kontext-pro", "params": {"image_url": "x"}},
     ):
         started = await http.post("/generate", json=where | body)
         responses.append((started, 201))
@@ -201,20 +202,39 @@ async def test_generate_and_runs_conform(openapi: OpenAPI, http: httpx2.AsyncCli
     responses.append((await http.get(f"/runs/{runs[1]}"), 200))  # still pending or running
     for run_id in runs:
         await _wait(http, run_id)
-        responses.append((await http.get(f"/runs/{run_id}"), 200))  # completed, or failed for the last
+        responses.append((await http.get(f"/runs/{run_id}"), 200))  # completed, or failed for the last two
+    reference = (await http.get(f"/runs/{runs[0]}")).json()["outputs"][0]["url"]
+    derived = await http.post(
+        "/generate",
+        json=where
+        | {
+            "type": "image",
+            "prompt": "in blue",
+            "model": "i2i-nano-banana-edit",
+            "params": {"image_url": reference},
+        },
+    )
+    responses.append((derived, 201))
+    await _wait(http, derived.json()["run_id"])
+    responses.append((await http.get(f"/runs/{derived.json()['run_id']}"), 200))
     headers = {"Idempotency-Key": "contract-generate"}
     body = where | {"type": "text", "prompt": "once"}
     responses += [
         (await http.post("/generate", json=body, headers=headers), 201),
-        (await http.post("/generate", json=body, headers=headers), 201),
+        (await http.post("/generate", json=body, headers=headers), 409),
         (await http.post("/generate", json=body | {"prompt": "twice"}, headers=headers), 409),
         (await http.post("/generate", json=where | {"type": "t2i", "prompt": "x"}), 400),
         (await http.post("/generate", json=where | {"type": "image", "prompt": "x", "model": "nope"}), 400),
         (
             await http.post(
-                "/generate", json=where | {"type": "image", "prompt": "x", "params": {"seed": -1}}
+                "/generate",
+                json=where | {"type": "image", "prompt": "x", "params": {"seed": -1, "colour": 1}},
             ),
-            400,
+            201,  # FLORA checks no param: accepted, ignored, billed
+        ),
+        (
+            await http.post("/generate", json=where | {"type": "text", "prompt": "x", "workspace_id": "abc"}),
+            500,
         ),
         (
             await http.post("/generate", json=where | {"type": "image", "prompt": "x", "callback_url": "u"}),
@@ -234,6 +254,13 @@ async def test_generate_and_runs_conform(openapi: OpenAPI, http: httpx2.AsyncCli
     _check_all(openapi, responses)
     statuses = {(await http.get(f"/runs/{run_id}")).json()["status"] for run_id in runs}
     assert statuses == {"completed", "failed"}
+    with anyio.fail_after(10):  # the settled cost, which comes a little after the end
+        while True:
+            settled = await http.get(f"/runs/{runs[-1]}")
+            if "charged_cost" in settled.json():
+                break
+            await anyio.sleep(0.05)
+    conforms(openapi, settled)
 
 
 async def test_generations_conform(openapi: OpenAPI, http: httpx2.AsyncClient) -> None:
@@ -275,7 +302,7 @@ async def test_unknown_routes_answer_the_error_envelope(
 
 
 def test_the_contract_copy_matches_the_shared_original_when_present() -> None:
-    original = Path(__file__).resolve().parents[2] / "shared" / "flora-api" / "openapi.yaml"
+    original = Path(__file__).resolve().parents[3] / "shared" / "flora-api" / "openapi.yaml"
     if not original.exists():
         pytest.skip("no shared/flora-api next to this clone")
     assert CONTRACT.read_bytes() == original.read_bytes(), "re-copy shared/flora-api/openapi.yaml"

@@ -92,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--idempotency",
         choices=["replay", "conflict"],
-        default="replay",
-        help="a repeated Idempotency-Key: replay the first answer (default) or refuse with 409",
+        default="conflict",
+        help="a repeated Idempotency-Key: refuse it with 409 idempotency_duplicate, as FLORA does (default), "
+        "or replay the first answer, as FLORA's docs describe",
     )
 
     demo = commands.add_parser(

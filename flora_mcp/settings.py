@@ -76,7 +76,9 @@ class Settings(BaseModel):
         description="comma-separated folders whose files may be uploaded and where outputs may be saved, "
         "when the MCP client names no roots (stdio only)",
     )
-    upload_max_mb: float = Field(default=50.0, gt=0, le=500, description="largest local file to upload, in MB")
+    upload_max_mb: float = Field(
+        default=50.0, gt=0, le=500, description="largest local file to upload, in MB"
+    )
     journal: str = Field(
         default="auto",
         description="the local run journal (SQLite): 'auto' (the user's data folder), a file path, or 'off'",

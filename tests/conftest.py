@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -27,6 +29,11 @@ TOOL_NAMES = frozenset(
         "get_generation_status",
         "generate",
         "list_generations",
+        "upload_asset",
+        "save_outputs",
+        "list_techniques",
+        "run_technique",
+        "get_canvas",
     }
 )
 TEST_SPEED = 0.01  # runs finish in a fraction of a second
@@ -41,8 +48,10 @@ settings.register_profile("long", max_examples=1500, deadline=None, suppress_hea
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """`ci` unless the command line names a profile (conftest loads after hypothesis applies it)."""
+    """`ci` unless the command line names a profile (conftest loads after hypothesis applies it).
+    The run journal of every server the tests start (in process or not) goes to a folder of its own."""
     settings.load_profile(config.getoption("hypothesis_profile", default=None) or "ci")
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="flora-mcp-tests-")
 
 
 @pytest.fixture(scope="session")
@@ -117,10 +126,27 @@ async def wait_for_run(client: Client, run_id: str, limit_seconds: float = 30) -
             await anyio.sleep(0.05)
 
 
+async def text_to_image_model(mcp: Client, aspect_ratio: str) -> dict[str, Any]:
+    """Step 2 as an agent does it: the first text→image model of the list that offers the aspect
+    ratio (read from its full params), with the value that model spells it with."""
+    for row in (await call_ok(mcp, "list_models", {"type": "image"}))["models"]:
+        if row["for"] != "text→image" or "aspect_ratio" not in row["params"]:
+            continue
+        [model] = (await call_ok(mcp, "list_models", {"type": "image", "model_id": row["model_id"]}))[
+            "models"
+        ]
+        [param] = [p for p in model["params"] if p["name"] == "aspect_ratio"]
+        for option in param.get("options", []):
+            if aspect_ratio in (option["value"], option["label"]):
+                found: dict[str, Any] = model | {"aspect_ratio_value": option["value"]}
+                return found
+    raise AssertionError(f"no text→image model offers {aspect_ratio}")
+
+
 async def four_steps(mcp: Client, aspect_ratio: str = "4:3") -> dict[str, Any]:
     """The seed's four steps for one image; the completed run (shown inline) it ends with."""
     workspace_id, project_id = await workspace_and_project(mcp)
-    [model, *_] = (await call_ok(mcp, "list_models", {"type": "image"}))["models"]
+    model = await text_to_image_model(mcp, aspect_ratio)
     started = await call_ok(
         mcp,
         "create_generation",
@@ -130,7 +156,7 @@ async def four_steps(mcp: Client, aspect_ratio: str = "4:3") -> dict[str, Any]:
             "workspace_id": workspace_id,
             "project_id": project_id,
             "model": model["model_id"],
-            "params": {"aspect_ratio": aspect_ratio},
+            "params": {"aspect_ratio": model["aspect_ratio_value"]},
         },
     )
     result = await wait_for_run(mcp, started["run_id"])

@@ -29,7 +29,12 @@ def test_every_option_overrides_its_environment_variable() -> None:
     args = build_parser().parse_args(["--timeout", "7", "--log-level", "DEBUG", "--stateless"])
     overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
     settings = Settings.from_env(environ, **overrides)
-    assert (settings.timeout, settings.log_level, settings.stateless, settings.host) == (7, "DEBUG", True, "0.0.0.0")
+    assert (settings.timeout, settings.log_level, settings.stateless, settings.host) == (
+        7,
+        "DEBUG",
+        True,
+        "0.0.0.0",
+    )
 
 
 def test_demo_out_sets_the_output_folder_and_keeps_options_given_before_the_command() -> None:

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import anyio
 
 from flora_mcp.client import FloraClient, GenerationType, Model
+from flora_mcp.server._history import History
 from flora_mcp.server._starting import RunClaims
-from flora_mcp.server._waiting import RunClock
+from flora_mcp.server.waiting import StartedRuns
 
 MODELS_TTL_SECONDS = 300.0
 
@@ -36,11 +37,12 @@ class ModelCache:
 class Account:
     """What tool calls made with one FLORA key share: its client, its model catalogue, the runs
     it started (for waiting) and handed out (for exactly-once starts), and a lock so concurrent
-    calls do not create a project twice."""
+    calls do not create a project twice; its page of the local run journal."""
 
     client: FloraClient
+    history: History
     models: ModelCache = field(init=False)
-    runs: RunClock = field(default_factory=RunClock)
+    runs: StartedRuns = field(default_factory=StartedRuns)
     claims: RunClaims = field(default_factory=RunClaims)
     project_lock: anyio.Lock = field(default_factory=anyio.Lock)
 

@@ -14,7 +14,6 @@ from typing import Any, Final
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
-from mcp.types import ListToolsResult
 
 from flora_mcp import __version__
 from flora_mcp.server._schemas import compact_schema
@@ -47,10 +46,11 @@ class OnFirstNeed:
             register, self._register = self._register, None
             register()
         result = await call_next(ctx)
-        if isinstance(result, ListToolsResult):
-            for tool in result.tools:
-                tool.input_schema = compact_schema(tool.input_schema)
-                tool.output_schema = tool.output_schema and compact_schema(tool.output_schema)
+        if ctx.method == "tools/list" and isinstance(result, dict):  # the wire form, by the protocol's names
+            for tool in result.get("tools", []):
+                for key in ("inputSchema", "outputSchema"):
+                    if isinstance(tool.get(key), dict):
+                        tool[key] = compact_schema(tool[key])
         return result
 
 

@@ -14,6 +14,13 @@ from typing import Any, Final, get_args
 from mcp.server.mcpserver.exceptions import ToolError
 
 from flora_mcp.client import GenerationType, Model, ModelParam
+from flora_mcp.server._references import (
+    REFERENCE_PARAMS,
+    check_references,
+    given_references,
+    is_text_to,
+    takes,
+)
 
 GENERATION_TYPES: Final = get_args(GenerationType)
 _ID_PATTERNS: Final = {"workspace_id": "ws_", "project_id": "prj_", "run_id": "run_"}
@@ -60,25 +67,67 @@ def find_model(models: Sequence[Model], model_id: str, type_: GenerationType) ->
     )
 
 
-def check_params(model: Model, params: Mapping[str, Any]) -> None:
-    """Check `params` against the model's declared parameters: names, types, options, bounds."""
+def check_params(model: Model, params: Mapping[str, Any], media_origins: Sequence[str]) -> dict[str, Any]:
+    """`params` checked against the model: its references by prefix, the rest against its declared
+    params (names, types, options, bounds). Returns them as FLORA compares them: option values are
+    strings, so a number given for a string option is sent as its string."""
+    check_references(model.model_id, params, media_origins)
+    problem = params_problem(model, params)
+    if problem:
+        raise ToolError(problem)
+    return {name: _as_option(model, name, value) for name, value in params.items()}
+
+
+def params_problem(model: Model, params: Mapping[str, Any]) -> str | None:
+    """What is wrong with `params` (references aside) for this model, or None."""
     declared = {p.name: p for p in model.params}
-    unknown = [name for name in params if name not in declared]
+    unknown = [n for n in params if n not in declared and n not in REFERENCE_PARAMS]
+    if "num_outputs" in unknown or "n" in unknown:
+        return (
+            f"model {model.model_id!r} makes one output per run: FLORA would ignore "
+            f"{'num_outputs' if 'num_outputs' in unknown else 'n'} and bill one. For several, start several "
+            "runs (generate's count, or one create_generation per output)."
+        )
     if unknown:
         accepted = ", ".join(declared) or "none"
-        raise ToolError(
-            f"params {', '.join(map(repr, unknown))} not accepted by model {model.model_id!r}. "
-            f"Accepted params: {accepted}."
+        return (
+            f"params {', '.join(map(repr, unknown))} not accepted by model {model.model_id!r} (FLORA would "
+            f"ignore them and bill the run). Accepted params: {accepted}."
         )
     missing = [p.name for p in model.params if p.required and p.default is None and p.name not in params]
     if missing:
-        raise ToolError(f"model {model.model_id!r} requires params: {', '.join(missing)}.")
+        return f"model {model.model_id!r} requires params: {', '.join(missing)}."
     for name, value in params.items():
-        problem = _param_problem(declared[name], value)
-        if problem:
-            raise ToolError(
-                f"params.{name} = {_short(value)} is not valid for model {model.model_id!r}: {problem}"
-            )
+        if name in declared and (problem := _param_problem(declared[name], value)):
+            return f"params.{name} = {_short(value)} is not valid for model {model.model_id!r}: {problem}"
+    return None
+
+
+def choose_model(models: Sequence[Model], type_: GenerationType, params: Mapping[str, Any]) -> Model | None:
+    """With no model asked for but params to honour: the cheapest model that takes exactly these
+    references (a text-to-X model when there are none) and accepts the rest; None if none does."""
+    references = given_references(params)
+    fits = [
+        m
+        for m in models
+        if (takes(m.model_id, references) if references else is_text_to(m.model_id, type_))
+        and params_problem(m, params) is None
+    ]
+    return min(fits, key=lambda m: m.estimated_credits, default=None)
+
+
+def _as_option(model: Model, name: str, value: Any) -> Any:
+    param = next((p for p in model.params if p.name == name), None)
+    if param is None or not param.options or isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return _option_text(value)
+
+
+def _option_text(value: Any) -> Any:
+    """5 and 5.0 as FLORA's string options write them ("5"); other values as they are."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _param_problem(param: ModelParam, value: Any) -> str | None:
@@ -88,7 +137,9 @@ def _param_problem(param: ModelParam, value: Any) -> str | None:
     if param.options:
         allowed = [o.value for o in param.options]
         values = value if kind == "string[]" and isinstance(value, list) else [value]
-        return f"accepted values are {', '.join(allowed)}." if any(v not in allowed for v in values) else None
+        if all(_option_text(v) in allowed for v in values):
+            return None
+        return f"accepted values are {', '.join(allowed)} (strings, as listed by list_models)."
     if kind not in _TYPE_WORDS:  # a type newer than this server: let the API judge it
         return None
     wrong = f"expected {_TYPE_WORDS[kind]}."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,10 +17,13 @@ from flora_mcp.client import (
     FloraError,
     InsufficientCreditsError,
     NotFoundError,
+    PaidPlanRequiredError,
     RateLimitError,
 )
 from flora_mcp.downloads import origin_of
+from flora_mcp.journal import account_digest
 from flora_mcp.server._account import Account
+from flora_mcp.server._history import History
 from flora_mcp.server._http import bearer
 from flora_mcp.server._state import AppState
 
@@ -52,7 +54,7 @@ async def account(ctx: Ctx) -> Account:
         key = key or (settings.api_key.get_secret_value() if settings.api_key else None)
     if not key:
         raise ToolError("No FLORA API key: send yours as 'Authorization: Bearer <key>'.")
-    digest = hashlib.sha256(key.encode()).hexdigest()
+    digest = account_digest(key)
     found = state.accounts.get(digest)
     if found is None:
         client = FloraClient(
@@ -63,7 +65,7 @@ async def account(ctx: Ctx) -> Account:
             max_attempts=settings.max_attempts,
             retry_budget=settings.retry_budget,
         )
-        found = state.accounts[digest] = Account(client)
+        found = state.accounts[digest] = Account(client, History(await state.journal(), digest))
         if len(state.accounts) > MAX_ACCOUNTS:
             state.accounts.popitem(last=False)
     state.accounts.move_to_end(digest)
@@ -78,7 +80,8 @@ async def loopback_origins(state: AppState) -> tuple[str, ...]:
         return sandbox.media_origins
     url = httpx2.URL(state.settings.base_url)
     if url.scheme == "http" and url.host in LOOPBACK_HOSTS:
-        return (origin_of(url),)
+        # Any loopback name of that port is the same emulator (it serves outputs from two).
+        return tuple(origin_of(url.copy_with(host=host)) for host in sorted(LOOPBACK_HOSTS))
     return ()
 
 
@@ -95,6 +98,8 @@ def advice(exc: FloraError, not_found: str | None = None) -> str:
         return f"{exc}. Check the FLORA API key the server was started with."
     if isinstance(exc, InsufficientCreditsError):
         return f"{exc}. Add credits to this workspace in FLORA, or use another workspace."
+    if isinstance(exc, PaidPlanRequiredError):
+        return f"{exc}. The FLORA API needs a paid plan: upgrade the workspace in FLORA, or use another."
     if isinstance(exc, RateLimitError):
         return f"{exc}. FLORA is rate-limiting: wait a little, then try again."
     return str(exc)

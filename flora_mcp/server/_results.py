@@ -31,7 +31,7 @@ def view(model: type[BaseModel], *names: str, **more: Any) -> type[BaseModel]:
 
 WorkspaceView = view(Workspace, "workspace_id")
 ProjectView = view(Project, "project_id")
-ModelView = view(Model, "model_id", "estimated_seconds", params=(list[dict[str, Any]], ...))
+ModelView = view(Model, "model_id")  # brief rows, or one model whole: see tools/models.py
 Started = view(RunStarted, "run_id", "estimated_seconds")
 OutputView = view(RunOutput, "type", "url")
 RunView = view(Run, "run_id", "status", "progress", outputs=(list[OutputView], ...))  # type: ignore[valid-type]
@@ -70,9 +70,40 @@ def structured(data: dict[str, Any], content: Sequence[ContentBlock] | None = No
     return CallToolResult(content=[*(content or []), as_text], structured_content=data)
 
 
+def started_data(started: RunStarted, chosen: str | None, note: str | None = None) -> dict[str, Any]:
+    """A start answer for the agent: its charged_cost is a quote (FLORA bills later, often more),
+    so it is labelled as one, and the model that runs is named."""
+    data = dump(started)
+    data["quoted_cost_usd"] = data.pop("charged_cost", None)
+    ran = started.model.model_id if started.model and started.model.model_id else chosen
+    data["model"] = ran or "the workspace's default model"
+    if note:
+        data["note"] = note
+    return data
+
+
+def run_data(run: Run, model: str | None = None) -> dict[str, Any]:
+    """A run for the agent: its cost in USD once FLORA has settled it (None before: never 0)."""
+    data = dump(run)
+    data["cost_usd"] = data.pop("charged_cost", None)
+    if data["cost_usd"] is None and run.status in ("completed", "failed"):
+        data["cost_note"] = "not settled yet: FLORA bills a little after the end; read the status again later"
+    if model:
+        data["model"] = model
+    return data
+
+
 def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
 
 def dump_all(key: str, items: Sequence[BaseModel], **extra: Any) -> dict[str, Any]:
     return {key: [dump(item) for item in items], **extra}
+
+
+class Uploaded(_Open):
+    url: str  # also asset_id (None when the URL is FLORA's own, used as is)
+
+
+class Saved(_Open):
+    paths: list[str]

@@ -1,11 +1,31 @@
-"""Starting a paid run: exactly once, and never losing the id of a run that did start.
+"""Starting a paid run exactly once, and never losing the id of a run that did start.
 
-The client retries a POST with the same Idempotency-Key, so a lost response is answered
-either with a replay of the original (nothing to do) or, as FLORA's SDK documents, with
-409 `idempotency_duplicate`. Then the run exists but its id was lost with the response:
-once the project's other starts have had their answers, it is found again in the project's
-history — the oldest run created since the request was sent that this server has not handed
-out — instead of being started twice or hidden behind an error.
+The argument, case by case (each case has its test):
+
+1. The answer arrives: the run is returned and its id claimed (`RunClaims`), so no recovery
+   below can hand it out again. (tests/server/test_exactly_once.py)
+2. The request fails before FLORA acts (connection refused, 429, 5xx): the client retries it
+   with the SAME Idempotency-Key, within a bound of attempts and time; FLORA releases the key of
+   a failed request, so the retry starts the run once. (tests/client/test_retries.py:
+   test_every_attempt_of_a_post_sends_the_same_idempotency_key_and_body and
+   test_a_5xx_on_generate_keeps_its_key_and_finally_names_the_likely_cause)
+3. FLORA acts but the answer is lost (dropped connection, timeout): the retry, same key, is
+   answered 409 `idempotency_duplicate` without the first answer (FLORA's measured behaviour; a
+   replay, as its docs describe, is case 1). The run exists, its id does not: once the project's
+   other starts in this process have their answers (`RunClaims.settled`, bounded), the run is the
+   oldest in the project's history created since the request was sent that this process has not
+   handed out. Claimed before the next await, so concurrent recoveries never pick the same run.
+   (tests/sandbox/test_faults.py:
+   test_in_conflict_mode_a_dropped_generate_raises_conflict_and_the_run_exists;
+   tests/server/test_exactly_once.py: test_n_starts_under_faults_are_n_runs_and_n_distinct_ids,
+   with every first answer dropped, in both replay and conflict mode)
+4. A 2xx answer without a usable `run_id` (FLORA drifting): not retried (the run exists), and
+   recovered from history as in case 3. (tests/client/test_retries.py:
+   test_a_start_answer_without_run_id_is_not_retried)
+5. The run is not in the history yet after a few looks: the error says it was started and is not
+   lost, and tells the agent to look in list_generations instead of starting it again.
+
+Claims are per account (one FLORA key), so two keys sharing a project never take each other's runs.
 """
 
 from __future__ import annotations
@@ -17,7 +37,14 @@ from collections import Counter, OrderedDict
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
-from flora_mcp.client import ConflictError, FloraClient, Generation, GenerationRequest, RunStarted
+from flora_mcp.client import (
+    ConflictError,
+    FloraClient,
+    Generation,
+    GenerationRequest,
+    RunIdMissingError,
+    RunStarted,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +85,10 @@ async def start_generation(client: FloraClient, claims: RunClaims, request: Gene
     sent_at_ms = time.time() * 1000
     try:
         started = await _counted_start(client, claims, request)
-    except ConflictError as exc:
-        if exc.code != "idempotency_duplicate":
+    except (ConflictError, RunIdMissingError) as exc:
+        if isinstance(exc, ConflictError) and exc.code != "idempotency_duplicate":
             raise
-        logger.warning("A generation response was lost and its retry refused as a duplicate; finding the run")
+        logger.warning("A generation started but its answer was lost or had no run_id; finding the run")
         await claims.settled(request.project_id)
         started = await _find_started(client, claims, request, since_ms=sent_at_ms - CLOCK_SKEW_MS)
     claims.add(started.run_id)  # no await since the answer arrived: no recovery saw it unclaimed
@@ -93,7 +120,7 @@ async def _find_started(
                 run_id=found.run_id,
                 type="generation",
                 estimated_seconds=None,
-                charged_cost=found.charged_cost or 0.0,
+                charged_cost=None,  # no quote survived; the run's own cost settles later
                 model=found.model,
                 poll_url=found.poll_url,
                 project_id=found.project_id,

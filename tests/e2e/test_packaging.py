@@ -35,7 +35,7 @@ from flora_mcp.server import build_server
 from flora_mcp.settings import Settings
 from tests.npm_tools import npm_tool
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MCPB_VERSION = "2.1.2"  # @anthropic-ai/mcpb: manifest 0.4 and `server.type: "uv"`; runs on Node 20
 SERVER_NAME = "io.github.flora-mcp/flora-mcp"
 BIN_DIR = Path(sys.executable).parent  # the venv's scripts: uv, hadolint, pip

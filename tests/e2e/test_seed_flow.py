@@ -15,7 +15,7 @@ from PIL import Image
 
 from flora_mcp import downloads
 from flora_mcp.server import _inline
-from tests.conftest import call_ok, start_run, wait_for_run, workspace_and_project
+from tests.conftest import call_ok, start_run, text_to_image_model, wait_for_run, workspace_and_project
 
 pytestmark = pytest.mark.anyio
 
@@ -23,14 +23,8 @@ pytestmark = pytest.mark.anyio
 async def test_four_steps_give_three_completed_4x3_images_shown_inline(mcp: Client) -> None:
     workspace_id, project_id = await workspace_and_project(mcp)
     models = (await call_ok(mcp, "list_models", {"type": "image"}))["models"]
-    assert all(m["type"] == "image" for m in models)
-    model = next(
-        m
-        for m in models
-        if any(
-            p["name"] == "aspect_ratio" and "4:3" in [o["value"] for o in p["options"]] for p in m["params"]
-        )
-    )
+    assert all(m["for"].endswith("→image") for m in models)
+    model = await text_to_image_model(mcp, "4:3")
 
     run_ids = []
     for shot in ("close-up", "wide", "overhead"):
@@ -43,7 +37,7 @@ async def test_four_steps_give_three_completed_4x3_images_shown_inline(mcp: Clie
                 "workspace_id": workspace_id,
                 "project_id": project_id,
                 "model": model["model_id"],
-                "params": {"aspect_ratio": "4:3"},
+                "params": {"aspect_ratio": model["aspect_ratio_value"]},
             },
         )
         run_ids.append(started["run_id"])

@@ -8,20 +8,21 @@ import pytest
 from mcp.client import Client
 
 from flora_mcp.sandbox import RunningSandbox
-from tests.conftest import call_ok, error_text, workspace_and_project
+from tests.conftest import call_ok, error_text, text_to_image_model, workspace_and_project
 
 pytestmark = pytest.mark.anyio
 
 
 async def _generation_args(mcp: Client, **overrides: Any) -> dict[str, Any]:
     workspace_id, project_id = await workspace_and_project(mcp)
-    models = (await call_ok(mcp, "list_models", {"type": "image"}))["models"]
+    model = await text_to_image_model(mcp, "4:3")
+    assert model["aspect_ratio_value"] == "4:3" and "seed" in [p["name"] for p in model["params"]]
     base = {
         "type": "image",
         "prompt": "a ceramic mug",
         "workspace_id": workspace_id,
         "project_id": project_id,
-        "model": models[0]["model_id"],
+        "model": model["model_id"],
     }
     return base | overrides
 

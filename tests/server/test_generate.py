@@ -15,6 +15,7 @@ from PIL import Image
 from flora_mcp import rendering
 from flora_mcp.client import Run
 from flora_mcp.sandbox import RunningSandbox
+from flora_mcp.sandbox._catalogue import DEFAULT_MODELS, MODELS
 from tests.conftest import call_ok, error_text
 
 pytestmark = pytest.mark.anyio
@@ -74,10 +75,32 @@ async def test_a_given_project_is_used_and_its_workspace_found(mcp: Client) -> N
     assert result["model"] == "t2i-imagen-4"
 
 
-async def test_without_a_model_the_first_one_accepting_the_params_is_used(mcp: Client) -> None:
-    # Only the first image model offers output_format.
-    result = await call_ok(mcp, "generate", {"prompt": "a mug", "params": {"output_format": "jpeg"}})
-    assert result["model"] == "t2i-flux-2-pro"
+async def test_with_only_a_prompt_the_workspace_default_runs_not_the_first_listed(
+    mcp: Client, sandbox: RunningSandbox
+) -> None:
+    result = await call_ok(mcp, "generate", {"prompt": "a mug"})
+    run = sandbox.state.runs[result["runs"][0]["run_id"]]
+    assert run.model_id == DEFAULT_MODELS["image"]  # what FLORA runs when `model` is left out
+    first = (await call_ok(mcp, "list_models", {"type": "image"}))["models"][0]["model_id"]
+    assert run.model_id != first
+    assert result["model"] == run.model_id  # named from FLORA's start answer
+
+
+async def test_with_params_and_no_model_the_cheapest_text_to_image_model_taking_them_runs_and_is_named(
+    mcp: Client, sandbox: RunningSandbox
+) -> None:
+    result = await call_ok(mcp, "generate", {"prompt": "a mug", "params": {"aspect_ratio": "4:3"}})
+    run = sandbox.state.runs[result["runs"][0]["run_id"]]
+    assert run.model_id == result["model"] and run.model_id.startswith("t2i-")
+    assert any(run.model_id in note and "cheapest text-to-image" in note for note in result["notes"])
+    takers = [
+        m
+        for m in MODELS
+        if m.model_id.startswith("t2i-")
+        and (p := m.param("aspect_ratio"))
+        and "4:3" in dict(p.options).values()
+    ]
+    assert len(takers) > 1 and run.model.estimated_credits == min(m.estimated_credits for m in takers)
 
 
 @pytest.mark.parametrize(
@@ -86,9 +109,11 @@ async def test_without_a_model_the_first_one_accepting_the_params_is_used(mcp: C
         ({"count": 9}, "8"),
         ({"count": 0}, "1"),
         ({"type": "t2i"}, "image, video, audio, text"),
-        ({"params": {"aspect_ratio": "5:1"}}, "4:3"),
-        ({"params": {"colour": "blue"}}, "aspect_ratio"),
-        ({"model": "dall-e"}, "t2i-flux-2-pro"),
+        ({"params": {"aspect_ratio": "5:1"}}, "aspect_ratio"),
+        ({"params": {"colour": "blue"}}, "colour"),
+        ({"params": {"num_outputs": 3}}, "one output per run"),
+        ({"params": {"image_url": "https://example.com/mug.png"}}, "upload_asset"),
+        ({"model": "dall-e"}, DEFAULT_MODELS["image"]),
         ({"prompt": "  "}, "describe what to generate"),
         ({"project_id": "project-1"}, "prj_"),
         ({"wait_seconds": 120}, "50"),

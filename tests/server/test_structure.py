@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from mcp.client import Client
+from pydantic import SecretStr
+
+from flora_mcp.server import build_server
+from flora_mcp.settings import Settings
 
 PACKAGE = Path(__file__).resolve().parents[2] / "flora_mcp"
 
 # What start-up must not pay for; each is imported where it is first needed. (uvicorn, the HTTP
 # server stack, is imported by the SDK's own MCPServer, so the bare-server comparison covers it.)
-NOT_AT_START = ("PIL", "flora_mcp.sandbox", "flora_mcp.journal")
-# Beyond a bare server, start-up may load only our own code and the SDK's MCP Apps types (the
-# gallery view that tools/list names).
-ALSO_ALLOWED = ("flora_mcp", "mcp.server.apps")
+NOT_AT_START = ("PIL", "flora_mcp.sandbox")
+# Beyond a bare server, start-up may load only our own code, the SDK's MCP Apps types (the gallery
+# view that tools/list names) and sqlite3 (the run journal's, once tools are listed).
+ALSO_ALLOWED = ("flora_mcp", "mcp.server.apps", "sqlite3", "_sqlite3")
 
 _PROBE = """
 import sys, anyio
@@ -133,3 +139,19 @@ def test_the_server_package_has_no_import_cycle() -> None:
 
     cycles = [c for name in graph if (c := cycle_from(name))]
     assert not cycles, cycles[0]
+
+
+TOOLS_LIST_BUDGET = 12 * 1024  # bytes of compact JSON: every host reads it into every turn
+
+
+@pytest.mark.anyio
+async def test_tools_list_fits_its_budget_with_compacted_schemas() -> None:
+    """Also pins the SDK seam the compaction relies on: a middleware seeing tools/list's wire form."""
+    server = build_server(Settings(api_key=SecretStr("k"), base_url="http://127.0.0.1:9/api/v1"))
+    async with Client(server) as client:
+        tools = (await client.list_tools()).tools
+    wire = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+    size = len(json.dumps({"tools": wire}, separators=(",", ":"), ensure_ascii=False).encode())
+    print(f"tools/list: {size} bytes for {len(tools)} tools")
+    assert size <= TOOLS_LIST_BUDGET
+    assert '"title":"' not in json.dumps([t["inputSchema"] for t in wire], separators=(",", ":"))

@@ -1,4 +1,6 @@
-"""get_generation_status with wait_seconds: the server waits, reports progress, and stops when cancelled."""
+"""get_generation_status with wait_seconds, through MCP: the server waits, reports progress, and stops
+when cancelled. The waiting algorithm itself is tested in test_waiting_schedule.py (pure) and
+test_waiting_reads.py (reads against the sandbox)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pydantic import SecretStr
 from flora_mcp.client import FloraClient, GenerationRequest
 from flora_mcp.sandbox import RunningSandbox, start_sandbox
 from flora_mcp.server import build_server
-from flora_mcp.server._waiting import FIRST_STEP, MAX_STEP, QUIET_MAX, Follow
+from flora_mcp.server.waiting import POLL_SCHEDULE
 from flora_mcp.settings import Settings
 from tests.conftest import call_ok, error_text, start_run, workspace_and_project
 
@@ -26,6 +28,7 @@ SLOW_SPEED = 0.2  # the video model's 60 s estimate becomes a 12 s run: longer t
 @pytest.fixture(scope="module")
 def slow_sandbox() -> Iterator[RunningSandbox]:
     with start_sandbox(speed=SLOW_SPEED) as running:
+        running.state.duration_factors = (1.0, 1.0)  # every run takes its estimate: none ends early
         yield running
 
 
@@ -36,12 +39,19 @@ async def slow_mcp(slow_sandbox: RunningSandbox, api_key: str) -> AsyncIterator[
         yield client
 
 
-def run_polls(sandbox: RunningSandbox, run_id: str) -> int:
-    return sum(1 for r in sandbox.state.requests if r.method == "GET" and r.path.endswith(f"/runs/{run_id}"))
+def status_reads(sandbox: RunningSandbox, api_key: str) -> int:
+    """Reads of run status by this key: one run (GET /runs/{id}) or a project's (GET /generations)."""
+    return sum(
+        1
+        for r in sandbox.state.requests
+        if r.api_key == api_key
+        and r.method == "GET"
+        and ("/runs/" in r.path or r.path.endswith("/generations"))
+    )
 
 
 async def test_wait_returns_the_completed_run_with_inline_image_and_progress(
-    mcp: Client, sandbox: RunningSandbox
+    mcp: Client, sandbox: RunningSandbox, api_key: str
 ) -> None:
     run_id = await start_run(mcp, "image", "a mug")
     updates: list[tuple[float, float | None, str | None]] = []
@@ -63,8 +73,8 @@ async def test_wait_returns_the_completed_run_with_inline_image_and_progress(
     assert values == sorted(set(values)), "progress must only grow"
     assert updates[-1][:2] == (100, 100)
     assert all(message for _, _, message in updates)
-    # This server started the run, so it knows the estimate: it polls near the end, not in a loop.
-    assert run_polls(sandbox, run_id) <= 2
+    # This server started the run, so it knows the estimate: it reads on a schedule, not in a loop.
+    assert status_reads(sandbox, api_key) <= 2
 
 
 async def test_without_a_progress_token_the_wait_still_answers(mcp: Client) -> None:
@@ -95,7 +105,7 @@ async def test_wait_seconds_out_of_range_is_refused(mcp: Client) -> None:
 async def test_cancelling_the_call_stops_the_polling(
     slow_mcp: Client, slow_sandbox: RunningSandbox, api_key: str
 ) -> None:
-    # Started outside this server, so it is polled from the first moment, on short intervals.
+    # Started outside this server, so it is read from the first moment, then every 2 s.
     workspace_id, project_id = await workspace_and_project(slow_mcp)
     async with FloraClient(api_key=api_key, base_url=slow_sandbox.base_url) as flora:
         started = await flora.generate(
@@ -107,41 +117,16 @@ async def test_cancelling_the_call_stops_the_polling(
         group.start_soon(slow_mcp.call_tool, "get_generation_status", {"run_id": run_id, "wait_seconds": 30})
         with anyio.fail_after(10):
             # The sandbox's log is written on its own thread: nothing to await but a look at it.
-            while run_polls(slow_sandbox, run_id) < 3:  # noqa: ASYNC110
+            while status_reads(slow_sandbox, api_key) < 2:  # noqa: ASYNC110
                 await anyio.sleep(0.02)
         group.cancel_scope.cancel()
 
-    after_cancel = run_polls(slow_sandbox, run_id)
-    # The next polls were due within 0.6 s; a settle window of twice that shows none went out.
-    await anyio.sleep(1.2)
-    assert run_polls(slow_sandbox, run_id) == after_cancel
+    after_cancel = status_reads(slow_sandbox, api_key)
+    # The next read was due within the 2 s gap; a settle window longer than that shows none went out.
+    await anyio.sleep(1.25 * POLL_SCHEDULE.min_gap)
+    assert status_reads(slow_sandbox, api_key) == after_cancel
     # The session is still usable afterwards.
     assert (await call_ok(slow_mcp, "get_generation_status", {"run_id": run_id}))["status"] in (
         "pending",
         "running",
     )
-
-
-def test_a_run_with_an_estimate_is_first_polled_just_before_it_ends_then_on_growing_steps() -> None:
-    follow = Follow("run_1", started=100.0, estimate=10.0)
-    follow.plan(100.0)
-    assert follow.next_poll == pytest.approx(109.8)
-    delays = []
-    for _ in range(10):
-        now = follow.next_poll
-        follow.plan(now)
-        delays.append(round(follow.next_poll - now, 3))
-    assert delays[0] == FIRST_STEP
-    assert delays == sorted(delays) and delays[-1] == MAX_STEP
-
-
-def test_a_long_run_is_still_looked_at_before_its_estimate() -> None:
-    follow = Follow("run_1", started=0.0, estimate=120.0)
-    follow.plan(0.0)
-    assert follow.next_poll == QUIET_MAX  # a run that fails early is noticed early
-
-
-def test_a_rate_limited_poll_waits_as_long_as_it_was_told() -> None:
-    follow = Follow("run_1")
-    follow.plan(0.0, not_before=7.0)
-    assert follow.next_poll == 7.0

@@ -19,9 +19,12 @@ from mcp.types import ToolAnnotations
 
 from flora_mcp.server._context import media_origins
 from flora_mcp.server._state import AppState
+from flora_mcp.server.tools.canvas import get_canvas
+from flora_mcp.server.tools.files import save_outputs, upload_asset
 from flora_mcp.server.tools.generate import generate
 from flora_mcp.server.tools.generations import create_generation, get_generation_status, list_generations
 from flora_mcp.server.tools.models import list_models
+from flora_mcp.server.tools.techniques import list_techniques, run_technique
 from flora_mcp.server.tools.workspaces import create_project, list_projects, list_workspaces
 from flora_mcp.ui import register_gallery, tool_meta
 
@@ -66,7 +69,8 @@ TOOLS: Final = (
     ToolRow(
         list_models,
         "List models",
-        "Step 2. Models of a type and the params each accepts (aspect_ratio options, seed, …).",
+        "Step 2. Models of a type: id, what it does (text→image, image→image…), credits, param names, "
+        "references it takes. model_id: one model's full params with their options.",
         READ,
     ),
     ToolRow(
@@ -98,6 +102,41 @@ TOOLS: Final = (
         list_generations,
         "List generations",
         "Generation history, newest first, with outputs; filter by workspace, project or status.",
+        READ,
+    ),
+    ToolRow(
+        upload_asset,
+        "Upload a reference",
+        "source (a local path: stdio only; an https URL; a run_id) as a url FLORA reads: pass it as "
+        "params.image_url of i2i-/i2v- models.",
+        CREATE,
+    ),
+    ToolRow(
+        save_outputs,
+        "Save outputs",
+        "Save run_ids' outputs into folder (stdio only) as prompt_model_index_run files; keeps existing "
+        "ones unless overwrite.",
+        ToolAnnotations(readOnlyHint=False),  # destructive (overwrite replaces files), not idempotent
+    ),
+    ToolRow(
+        list_techniques,
+        "List techniques and actions",
+        "Techniques (FLORA's workflows) and actions (edits, mostly free: aspect ratio, side by side, "
+        "text...) with costs. technique_id: one's inputs and outputs.",
+        READ,
+    ),
+    ToolRow(
+        run_technique,
+        "Run a technique or action",
+        "Spends its cost; waits. inputs: {input: text, or URL of an earlier output or asset}; params: "
+        "an action's. project_id: as generate.",
+        CREATE,
+        GALLERY,
+    ),
+    ToolRow(
+        get_canvas,
+        "Get a project's canvas",
+        "A project's runs as a Mermaid diagram, and canvas_url to open it in FLORA.",
         READ,
     ),
 )

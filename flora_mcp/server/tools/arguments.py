@@ -6,8 +6,8 @@ from typing import Annotated, Final
 
 from pydantic import Field
 
-from flora_mcp.server import _waiting
 from flora_mcp.server._checks import GENERATION_TYPES
+from flora_mcp.server.waiting import MAX_WAIT_SECONDS
 
 TYPE_ENUM: Final = {"enum": list(GENERATION_TYPES)}
 
@@ -17,4 +17,4 @@ ProjectId = Annotated[str, Field(description="prj_… from list_projects")]
 RunId = Annotated[str, Field(description="run_… from create_generation")]
 Prompt = Annotated[str, Field(max_length=20_000)]
 Limit = Annotated[int, Field(ge=1, le=100)]
-WaitSeconds = Annotated[float, Field(ge=0, le=_waiting.MAX_WAIT_SECONDS)]
+WaitSeconds = Annotated[float, Field(ge=0, le=MAX_WAIT_SECONDS)]

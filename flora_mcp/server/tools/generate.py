@@ -1,15 +1,15 @@
 """`generate`: the seed's four steps in one call, with defaults for everything but the prompt.
 
-Defaults: the key's only workspace, a project found by name (made when missing), and the first
-model of the type that accepts the params (what the seed's own code picks, `models[0]`, when
-there are none). The `count` runs start together, each through `start_generation`, and are
-waited for with one progress stream. Runs that started are always reported, even when others
-did not start or the waiting failed: each one spends credits.
+Defaults: the key's only workspace, a project found by name (made when missing), and the
+workspace's default model (see `_model_choice`). The `count` runs start together, each through
+`start_recorded`, and are waited for together (`waiting`: one status read per project per round).
+Runs that started are always reported, even when others did not start or the waiting failed:
+each one spends credits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
@@ -22,18 +22,17 @@ from flora_mcp import rendering
 from flora_mcp.client import (
     FloraError,
     GenerationRequest,
-    GenerationType,
-    Model,
-    Run,
     RunStarted,
 )
-from flora_mcp.server import _checks, _waiting
+from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
-from flora_mcp.server._context import Ctx, account, advice, api_errors
+from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
 from flora_mcp.server._inline import inline_outputs
-from flora_mcp.server._starting import start_generation
+from flora_mcp.server._model_choice import choose
+from flora_mcp.server._runs import start_recorded
 from flora_mcp.server.tools.arguments import GenerationTypeArg, Prompt, WaitSeconds
+from flora_mcp.server.waiting import wait_for_runs
 from flora_mcp.settings import Settings
 
 MAX_COUNT: Final = 8
@@ -77,73 +76,57 @@ async def generate_for(ctx: Ctx, ask: Ask) -> CallToolResult:
     for name, value in (("workspace_id", ask.workspace_id), ("project_id", ask.project_id)):
         if value is not None:
             _checks.check_id(name, value)
+    state = ctx.request_context.lifespan_context
     acct = await account(ctx)
     client = acct.client
-    with api_errors():
-        model = pick_model(await acct.models.get(type_), ask.model, ask.params, type_)
+    choice = await choose(acct, type_, ask.model, ask.params, await media_origins(state))
     with api_errors(not_found="Workspace or project not found: omit both to use the defaults."):
-        workspace_id, project_id = await _where(ctx.request_context.lifespan_context.settings, acct, ask)
+        workspace_id, project_id = await _where(state.settings, acct, ask)
     request = GenerationRequest(
         type=type_,
         prompt=ask.prompt,
         workspace_id=workspace_id,
         project_id=project_id,
-        model=model.model_id,
-        params=dict(ask.params) or None,
+        model=choice.model,
+        params=choice.params or None,
     )
     started, failures = await _start_all(acct, request, ask.count)
     if not started:
         raise ToolError(_why(failures[0]))
     notes = [f"{len(failures)} of {ask.count} runs did not start: {_why(failures[0])}"] if failures else []
-    clock = acct.runs
-    for run in started:
-        clock.started(run.run_id, run.estimated_seconds)
-    follows = [_waiting.follow(clock, run.run_id) for run in started]
+    notes += [choice.note] if choice.note else []
+    model = next((s.model.model_id for s in started if s.model and s.model.model_id), choice.model)
     try:
-        await _waiting.wait(client, follows, ask.wait_seconds, ctx.report_progress)
+        seen = await wait_for_runs(
+            client, acct.runs, [s.run_id for s in started], ask.wait_seconds, ctx.report_progress
+        )
     except FloraError as exc:
         ids = ", ".join(run.run_id for run in started)
         raise ToolError(
             f"Started {ids}, but could not read their status: {advice(exc)} "
             "Call get_generation_status with each run_id."
         ) from exc
-    # A run never seen (its every poll failed) is still reported: it was started and is paid for.
-    runs = [f.run or Run(run_id=f.run_id, status="pending", progress=0, created_at=0) for f in follows]
-    shown = await inline_outputs(ctx.request_context.lifespan_context, runs)
-    data = {
+    runs = [seen[s.run_id] for s in started]
+    await acct.history.settle(runs)
+    shown = await inline_outputs(state, runs)
+    data: dict[str, Any] = {
         "workspace_id": workspace_id,
         "project_id": project_id,
-        "model": model.model_id,
+        "model": model or "the workspace's default model",
         "type": type_,
         "prompt": ask.prompt,
-        "params": dict(ask.params),
-        "runs": [results.dump(run) for run in runs],
+        "params": choice.params,
+        "quoted_cost_usd": _total(s.quoted_cost for s in started),
+        "runs": [results.run_data(run) for run in runs],
     }
+    if notes:
+        data["notes"] = notes
     return results.structured(data, rendering.generation_content(runs, shown.images, notes, shown.texts))
 
 
-def pick_model(
-    models: Sequence[Model], model_id: str | None, params: Mapping[str, Any], type_: GenerationType
-) -> Model:
-    """The model asked for, checked against params; else the first one that accepts the params."""
-    if model_id is not None:
-        model = _checks.find_model(models, model_id, type_)
-        _checks.check_params(model, params)
-        return model
-    if not models:
-        raise ToolError(f"No {type_} models are available to this FLORA key.")
-    fits = [m for m in models if _accepts(m, params)]
-    if not fits:
-        _checks.check_params(models[0], params)  # raises, naming what the first (default) model takes
-    return fits[0]
-
-
-def _accepts(model: Model, params: Mapping[str, Any]) -> bool:
-    try:
-        _checks.check_params(model, params)
-    except ToolError:
-        return False
-    return True
+def _total(quotes: Iterable[float | None]) -> float | None:
+    known = [q for q in quotes if q is not None]
+    return round(sum(known), 6) if known else None
 
 
 async def _where(settings: Settings, acct: Account, ask: Ask) -> tuple[str, str]:
@@ -183,7 +166,7 @@ async def _start_all(
 
     async def one(index: int) -> None:
         try:
-            started[index] = await start_generation(acct.client, acct.claims, request)
+            started[index] = await start_recorded(acct, request)
         except (FloraError, ToolError) as exc:  # one failure must not hide the runs that did start
             failures.append(exc)
 

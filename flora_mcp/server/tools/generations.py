@@ -8,11 +8,13 @@ from mcp.types import CallToolResult
 
 from flora_mcp import rendering
 from flora_mcp.client import GenerationRequest, RunStatus
-from flora_mcp.server import _checks, _waiting
+from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
-from flora_mcp.server._context import Ctx, account, api_errors
+from flora_mcp.server._context import Ctx, account, api_errors, media_origins
+from flora_mcp.server._history import journal_fields
 from flora_mcp.server._inline import inline_outputs
-from flora_mcp.server._starting import start_generation
+from flora_mcp.server._model_choice import choose
+from flora_mcp.server._runs import start_recorded
 from flora_mcp.server.tools.arguments import (
     GenerationTypeArg,
     Limit,
@@ -22,6 +24,7 @@ from flora_mcp.server.tools.arguments import (
     WaitSeconds,
     WorkspaceId,
 )
+from flora_mcp.server.waiting import wait_for_runs
 
 
 async def create_generation(
@@ -38,22 +41,19 @@ async def create_generation(
     _checks.check_id("workspace_id", workspace_id)
     _checks.check_id("project_id", project_id)
     acct = await account(ctx)
-    if model is not None:
-        with api_errors():
-            models = await acct.models.get(type_)
-        _checks.check_params(_checks.find_model(models, model, type_), params or {})
+    origins = await media_origins(ctx.request_context.lifespan_context)
+    choice = await choose(acct, type_, model, params or {}, origins)
     request = GenerationRequest(
         type=type_,
         prompt=prompt,
         workspace_id=workspace_id,
         project_id=project_id,
-        model=model,
-        params=params,
+        model=choice.model,
+        params=choice.params or None,
     )
     with api_errors(not_found=f"Workspace {workspace_id!r} or project {project_id!r} was not found."):
-        started = await start_generation(acct.client, acct.claims, request)
-    acct.runs.started(started.run_id, started.estimated_seconds)
-    return results.structured(results.dump(started))
+        started = await start_recorded(acct, request)
+    return results.structured(results.started_data(started, choice.model, choice.note))
 
 
 async def get_generation_status(
@@ -61,14 +61,15 @@ async def get_generation_status(
 ) -> Annotated[CallToolResult, results.RunView]:
     _checks.check_id("run_id", run_id)
     acct = await account(ctx)
-    follow = _waiting.follow(acct.runs, run_id)
     with api_errors(not_found=f"Run {run_id!r} was not found: use a run_id from create_generation."):
         report = ctx.report_progress if wait_seconds else None
-        await _waiting.wait(acct.client, [follow], wait_seconds, report)
-    assert follow.run is not None  # the last poll either read the run or raised
-    shown = await inline_outputs(ctx.request_context.lifespan_context, [follow.run])
-    content = rendering.run_content(follow.run, shown.images, shown.texts)
-    return results.structured(results.dump(follow.run), content)
+        run = (await wait_for_runs(acct.client, acct.runs, [run_id], wait_seconds, report))[run_id]
+    await acct.history.settle([run])
+    entry = (await acct.history.entries([run_id])).get(run_id)
+    shown = await inline_outputs(ctx.request_context.lifespan_context, [run])
+    content = rendering.run_content(run, shown.images, shown.texts)
+    data = results.run_data(run) | (journal_fields(entry) if entry else {})
+    return results.structured(data, content)
 
 
 async def list_generations(

@@ -1,0 +1,254 @@
+"""Techniques (FLORA's reusable workflows) and actions (its prebuilt edits): found and run through two
+tools, since both take inputs by name and are followed like a generation. Two tools, not four: every
+host reads the whole tool list on every turn.
+
+A run spends its cost whatever its inputs, and FLORA takes a bad input as it does a bad param
+(accepted, billed, then failed or ignored), so inputs are checked against the definition first.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Final
+from urllib.parse import urlsplit
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import BaseModel, ConfigDict, Field
+
+from flora_mcp import rendering
+from flora_mcp.client import Action, ConflictError, FloraError, RunStarted, Technique, TechniqueSlot
+from flora_mcp.server import _checks
+from flora_mcp.server import _results as results
+from flora_mcp.server._account import Account
+from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
+from flora_mcp.server._inline import inline_outputs
+from flora_mcp.server._references import HOW_TO_GET_ONE, fetchable
+from flora_mcp.server.tools import actions
+from flora_mcp.server.tools.arguments import WaitSeconds
+from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS, Ask, _where
+from flora_mcp.server.waiting import wait_for_runs
+from flora_mcp.settings import Settings
+
+MEDIA_KINDS: Final = {"imageUrl": "image", "videoUrl": "video", "audioUrl": "audio", "documentUrl": "file"}
+LIST_LIMIT: Final = 100
+BRIEF_CHARS: Final = 120
+
+TechniqueId = Annotated[str, Field(description="tech_... or an action_id")]
+
+
+class Listed(BaseModel):
+    model_config = ConfigDict(extra="allow")  # and `actions`, brief or the one asked for whole
+    techniques: list[dict[str, Any]]
+
+
+class RunsStarted(BaseModel):
+    # Also quoted_cost_usd and what ran. No docstring: it would be the schema's description.
+    model_config = ConfigDict(extra="allow")
+    runs: list[dict[str, Any]]  # whole, as get_generation_status gives them
+
+
+async def list_techniques(
+    ctx: Ctx, query: str | None = None, technique_id: str | None = None
+) -> Annotated[CallToolResult, Listed]:
+    acct = await account(ctx)
+    with api_errors():
+        found = await acct.client.list_actions()
+    if technique_id is not None:
+        action = next((a for a in found if a.action_id == technique_id), None)
+        if action is not None:
+            return results.structured({"techniques": [], "actions": [results.dump(action)]})
+        technique = await _technique(acct, technique_id)
+        return results.structured({"techniques": [results.dump(technique)], "actions": []})
+    # The configured workspace's own techniques too; otherwise those the key sees anywhere.
+    workspace_id = ctx.request_context.lifespan_context.settings.workspace_id
+    with api_errors():
+        page = await acct.client.list_techniques(workspace_id, query=query, limit=LIST_LIMIT)
+    data: dict[str, Any] = {
+        "techniques": [_brief(t) for t in page.items],
+        "actions": [actions.brief(a) for a in found if query is None or actions.matches(a, query)],
+    }
+    if page.next_cursor is not None:
+        data["note"] = f"Only the first {LIST_LIMIT} techniques are listed: narrow them with query."
+    return results.structured(data)
+
+
+async def run_technique(
+    technique_id: TechniqueId,
+    inputs: dict[str, Any],
+    ctx: Ctx,
+    params: dict[str, Any] | None = None,
+    project_id: str | None = None,
+    wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+) -> Annotated[CallToolResult, RunsStarted]:
+    if project_id is not None:
+        _checks.check_id("project_id", project_id)
+    acct = await account(ctx)
+    state = ctx.request_context.lifespan_context
+    origins = await media_origins(state)
+    with api_errors():
+        action = next((a for a in await acct.client.list_actions() if a.action_id == technique_id), None)
+    if action is not None:
+        return await _run_action(ctx, acct, action, inputs, params or {}, project_id, origins, wait_seconds)
+    technique = await _technique(acct, technique_id)
+    if params:
+        raise ToolError(f"params are for actions; technique {technique.technique_id!r} takes only inputs.")
+    check_inputs(technique, inputs, origins)
+    with api_errors(not_found=f"Project {project_id!r} was not found: use one from list_projects."):
+        if project_id is None:
+            workspace = await default_workspace(state.settings, acct)
+        else:
+            workspace = (await acct.client.get_project(project_id)).workspace_id
+    with api_errors():
+        try:
+            started = await acct.client.run_technique(technique.technique_id, workspace, inputs)
+        except ConflictError as exc:
+            raise ToolError(lost_start(exc)) from exc
+    cost = started.quoted_cost if started.quoted_cost is not None else technique.run_cost
+    about = {"technique_id": technique.technique_id, "workspace_id": workspace, "quoted_cost_usd": cost}
+    return await follow_started(ctx, acct, started, wait_seconds, about)
+
+
+async def _run_action(
+    ctx: Ctx,
+    acct: Account,
+    action: Action,
+    inputs: Mapping[str, Any],
+    params: Mapping[str, Any],
+    project_id: str | None,
+    origins: Sequence[str],
+    wait_seconds: float,
+) -> CallToolResult:
+    given = actions.action_inputs(action, inputs, origins)
+    actions.check_params(action, params)
+    # The action's runs belong to a project: the one given (and its workspace), else generate's default.
+    ask = Ask(
+        prompt="",
+        type="image",
+        count=1,
+        model=None,
+        params={},
+        workspace_id=None,
+        project_id=project_id,
+        wait_seconds=0,
+    )
+    with api_errors(not_found=f"Project {project_id!r} was not found: use one from list_projects."):
+        workspace, project = await _where(ctx.request_context.lifespan_context.settings, acct, ask)
+        try:
+            started = await acct.client.run_action(
+                action.action_id, workspace, project, given, params or None
+            )
+        except ConflictError as exc:
+            raise ToolError(lost_start(exc)) from exc
+    cost = started.quoted_cost if started.quoted_cost is not None else action.charged_cost
+    about = {"action_id": action.action_id, "workspace_id": workspace, "project_id": project}
+    return await follow_started(ctx, acct, started, wait_seconds, {**about, "quoted_cost_usd": cost})
+
+
+async def _technique(acct: Account, technique_id: str) -> Technique:
+    with api_errors(not_found=f"{technique_id!r} is neither a technique nor an action: see list_techniques."):
+        return await acct.client.get_technique(technique_id)
+
+
+def _brief(technique: Technique) -> dict[str, Any]:
+    about = " ".join((technique.description or "").split())
+    if len(about) > BRIEF_CHARS:
+        about = about[: BRIEF_CHARS - 1] + "…"
+    return {
+        "technique_id": technique.technique_id,
+        "name": technique.name,
+        "run_cost_usd": technique.run_cost,
+        "description": about,
+    }
+
+
+def optional(slot: TechniqueSlot) -> bool:
+    # The contract has no `required` flag; FLORA's definitions say "Optional…" in the description.
+    return (slot.description or "").lstrip().lower().startswith("optional")
+
+
+def check_inputs(technique: Technique, inputs: Mapping[str, Any], origins: Sequence[str]) -> None:
+    """Refuse, before spending, inputs the technique does not take, lacks, or could not read."""
+    slots = {slot.id: slot for slot in technique.inputs}
+    accepted = "; ".join(
+        f"{s.id} ({_what(s)}{', optional' if optional(s) else ''})" for s in technique.inputs
+    )
+    name = f"technique {technique.technique_id!r}"
+    unknown = [key for key in inputs if key not in slots]
+    if unknown:
+        raise ToolError(
+            f"inputs {', '.join(map(repr, unknown))} are not inputs of {name}. Its inputs: {accepted}."
+        )
+    missing = [s.id for s in technique.inputs if s.id not in inputs and not optional(s)]
+    if missing:
+        raise ToolError(f"{name} needs inputs {', '.join(missing)}. Its inputs: {accepted}.")
+    for key, value in inputs.items():
+        slot = slots[key]
+        if not isinstance(value, str) or not value.strip():
+            raise ToolError(f"inputs.{key} must be {_what(slot)}: a non-empty string.")
+        if slot.type in MEDIA_KINDS:
+            _check_media(f"inputs.{key}", value, slot, origins)
+
+
+def _what(slot: TechniqueSlot) -> str:
+    if slot.type not in MEDIA_KINDS:
+        return "a text" if slot.type == "text" else f"a {slot.type}"
+    kind = MEDIA_KINDS[slot.type]
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} URL"
+
+
+def _check_media(where: str, url: str, slot: TechniqueSlot, origins: Sequence[str]) -> None:
+    if not fetchable(url, origins):
+        raise ToolError(f"{where} {url!r} is not {_what(slot)} FLORA will fetch. {HOW_TO_GET_ONE}")
+    expected = MEDIA_KINDS[slot.type]
+    guessed = (mimetypes.guess_type(urlsplit(url).path)[0] or "").split("/")[0]
+    if (
+        guessed in ("image", "video", "audio")
+        and expected in ("image", "video", "audio")
+        and guessed != expected
+    ):
+        raise ToolError(f"{where} looks like {guessed}, but {slot.id} takes {_what(slot)}.")
+
+
+async def default_workspace(settings: Settings, acct: Account) -> str:
+    """The configured workspace, else the key's only one (as `generate` picks it)."""
+    if settings.workspace_id is not None:
+        return settings.workspace_id
+    workspaces = await acct.client.list_workspaces()
+    if len(workspaces) == 1:
+        return workspaces[0].workspace_id
+    if not workspaces:
+        raise ToolError("This FLORA key has no workspace: create one in FLORA first.")
+    listed = ", ".join(f"{w.workspace_id} ({w.name})" for w in workspaces)
+    raise ToolError(f"This key can use several workspaces ({listed}): pass a project_id of the one to use.")
+
+
+def lost_start(exc: ConflictError) -> str:
+    if exc.code != "idempotency_duplicate":
+        return advice(exc)
+    return (
+        "FLORA says this run was already started (idempotency_duplicate): its answer was lost on the way, "
+        "and it was not started twice. Do not start it again: look for it in FLORA in a moment."
+    )
+
+
+async def follow_started(
+    ctx: Ctx, acct: Account, started: RunStarted, wait_seconds: float, about: dict[str, Any]
+) -> CallToolResult:
+    """Wait for a started run (progress to the host), then its outputs, previews inline."""
+    # An action run belongs to a project, but FLORA's history lists generations only: read on its own.
+    acct.runs.add(started.run_id, project_id=None, estimated_seconds=started.estimated_seconds)
+    try:
+        seen = await wait_for_runs(
+            acct.client, acct.runs, [started.run_id], wait_seconds, ctx.report_progress
+        )
+    except FloraError as exc:
+        raise ToolError(
+            f"Started {started.run_id}, but could not read its status: {advice(exc)} "
+            "Call get_generation_status with that run_id."
+        ) from exc
+    run = seen[started.run_id]
+    shown = await inline_outputs(ctx.request_context.lifespan_context, [run])
+    data = {**about, "runs": [results.run_data(run)]}
+    return results.structured(data, rendering.generation_content([run], shown.images, (), shown.texts))

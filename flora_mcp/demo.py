@@ -6,16 +6,14 @@ import asyncio
 import os
 import sys
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-import httpx2
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
 from flora_mcp._constants import DEFAULT_PROJECT_NAME
-from flora_mcp.downloads import FetchRefused, origin_of, save_output
 from flora_mcp.settings import Settings
 
 PROMPT = "a cinematic product photo of a ceramic mug on a sunlit table"
@@ -35,7 +33,7 @@ class DemoError(Exception):
 def run_demo(settings: Settings, *, count: int, aspect_ratio: str, live: bool) -> int:
     try:
         paths = asyncio.run(_demo(settings, count=count, aspect_ratio=aspect_ratio, live=live))
-    except (DemoError, FetchRefused) as exc:
+    except DemoError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     print(f"\nSaved {len(paths)} file(s):")
@@ -46,6 +44,8 @@ def run_demo(settings: Settings, *, count: int, aspect_ratio: str, live: bool) -
 
 def _server_parameters(settings: Settings, live: bool) -> StdioServerParameters:
     env = dict(os.environ)
+    # The server saves the outputs (save_outputs) only into folders the user allows: this one.
+    env["FLORA_ALLOWED_FOLDERS"] = str(settings.output_dir.expanduser().resolve())
     if not live:
         env.pop("FLORA_API_KEY", None)  # the demo spends no credits unless asked to
     elif "FLORA_API_KEY" not in env:
@@ -82,12 +82,11 @@ async def _demo(settings: Settings, *, count: int, aspect_ratio: str, live: bool
             )
         print(f"   workspace {workspace['name']} ({ws}), project {project['name']} ({project['project_id']})")
 
-        print("2. Picking an image model")
+        print("2. Looking at the image models")
         models = (await _call(client, "list_models", {"type": "image"}))["models"]
-        model = next((m for m in models if _offers(m, "aspect_ratio", aspect_ratio)), None)
-        if model is None:
-            raise DemoError(f"no image model offers aspect_ratio {aspect_ratio}")
-        print(f"   {model['name']} ({model['model_id']}), about {model['estimated_seconds']} s per image")
+        text_to_image = [m for m in models if m["for"] == "text→image"]
+        print(f"   {len(models)} image models, {len(text_to_image)} of them text→image; no model is named,")
+        print("   so the server picks the cheapest text→image model offering the aspect ratio")
 
         print(f"3. Starting {count} generation(s) at {aspect_ratio}")
         starts = [
@@ -99,26 +98,21 @@ async def _demo(settings: Settings, *, count: int, aspect_ratio: str, live: bool
                     "prompt": f"{PROMPT}, {SHOTS[i % len(SHOTS)]}",
                     "workspace_id": ws,
                     "project_id": project["project_id"],
-                    "model": model["model_id"],
                     "params": {"aspect_ratio": aspect_ratio},
                 },
             )
             for i in range(count)
         ]
-        run_ids = [started["run_id"] for started in await asyncio.gather(*starts)]
-        print("   " + ", ".join(run_ids))
+        answers = await asyncio.gather(*starts)
+        run_ids = [started["run_id"] for started in answers]
+        quote = sum(started.get("quoted_cost_usd") or 0 for started in answers)
+        print(f"   {', '.join(run_ids)} on {answers[0]['model']} (quoted {quote:.3f} USD in all)")
 
         print("4. Polling until complete")
-        runs = await _follow(client, run_ids)
-        # Inside the session: without a key, the outputs are served by the server's own sandbox.
-        return await _save(runs, settings.output_dir, live=live)
-
-
-def _offers(model: dict[str, Any], param: str, value: str) -> bool:
-    return any(
-        p["name"] == param and any(o["value"] == value for o in p.get("options") or [])
-        for p in model.get("params", [])
-    )
+        await _follow(client, run_ids)
+        out = settings.output_dir.expanduser().resolve()
+        saved = await _call(client, "save_outputs", {"run_ids": run_ids, "folder": str(out)})
+        return [Path(p) for p in saved["paths"]]
 
 
 async def _follow(client: Client, run_ids: list[str]) -> list[dict[str, Any]]:
@@ -137,16 +131,3 @@ async def _follow(client: Client, run_ids: list[str]) -> list[dict[str, Any]]:
     if failed:
         raise DemoError(", ".join(f"{r['run_id']} failed: {r.get('error_message')}" for r in failed))
     return [latest[r] for r in run_ids]
-
-
-async def _save(runs: list[dict[str, Any]], out_dir: Path, *, live: bool) -> list[Path]:
-    paths: list[Path] = []
-    async with httpx2.AsyncClient() as http:
-        for run in runs:
-            for output in run["outputs"]:
-                url = httpx2.URL(output["url"])
-                # Against the sandbox the outputs are served on loopback; live, only https is fetched.
-                origins = () if live else (origin_of(url),)
-                name = f"{run['run_id']}-{output['output_id']}{PurePosixPath(url.path).suffix}"
-                paths.append(await save_output(http, str(url), out_dir, name, loopback_origins=origins))
-    return paths

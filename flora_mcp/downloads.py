@@ -13,13 +13,12 @@ import ipaddress
 import socket
 from collections.abc import Collection
 from email.message import Message
-from pathlib import Path
 from urllib.parse import urljoin
 
 import anyio
 import httpx2
 
-from flora_mcp.files import MAX_UPLOAD_BYTES, save_bytes
+from flora_mcp.files import MAX_UPLOAD_BYTES
 from flora_mcp.files import safe_name as safe_name  # re-exported: its callers predate files.py
 
 MAX_OUTPUT_BYTES = 25_000_000
@@ -53,24 +52,17 @@ def _is_loopback_http(origin: str) -> bool:
         return False
 
 
-def _allowed_origins(loopback_origins: Collection[str], loopback_origin: str | None) -> set[str]:
+def _allowed_origins(loopback_origins: Collection[str]) -> set[str]:
     """The given origins in canonical form; anything not plain http on loopback is dropped, so a
     mistaken setting cannot open plain http to the network. A lone string counts as one origin."""
     given = [loopback_origins] if isinstance(loopback_origins, str) else [*loopback_origins]
-    if loopback_origin:
-        given.append(loopback_origin)
     return {origin_of(o) for o in given if _is_loopback_http(o)}
 
 
-async def check_url(
-    url: str, loopback_origins: Collection[str] = (), *, loopback_origin: str | None = None
-) -> None:
-    """Refuse anything but https to a public address, or one of the local sandbox's own origins.
-
-    `loopback_origin` (one origin) is the older form of `loopback_origins`, kept until callers move.
-    """
+async def check_url(url: str, loopback_origins: Collection[str] = ()) -> None:
+    """Refuse anything but https to a public address, or one of the local sandbox's own origins."""
     parsed = httpx2.URL(url)
-    if origin_of(parsed) in _allowed_origins(loopback_origins, loopback_origin):
+    if origin_of(parsed) in _allowed_origins(loopback_origins):
         return
     if parsed.scheme != "https":
         raise FetchRefused(f"only https output URLs are fetched, not {parsed.scheme or 'relative'} ones")
@@ -133,16 +125,12 @@ async def fetch_output(
     url: str,
     *,
     loopback_origins: Collection[str] = (),
-    loopback_origin: str | None = None,
     expect: str | tuple[str, ...] = "image/",
     max_bytes: int = MAX_OUTPUT_BYTES,
     timeout: httpx2.Timeout = FETCH_TIMEOUT,  # noqa: ASYNC109 - httpx's per-phase timeouts, not a deadline
 ) -> bytes:
-    """The body of `url`, refused if it breaks a rule above or is not `expect` content.
-
-    `loopback_origin` (one origin) is the older form of `loopback_origins`, kept until callers move.
-    """
-    origins = _allowed_origins(loopback_origins, loopback_origin)
+    """The body of `url`, refused if it breaks a rule above or is not `expect` content."""
+    origins = _allowed_origins(loopback_origins)
     data, _, _ = await _fetch(http, url, origins, expect, max_bytes, timeout)
     return data
 
@@ -159,7 +147,7 @@ async def fetch_bytes(
 
     The declared type is not trusted either way: check the bytes with `files.media_type_of`.
     """
-    origins = _allowed_origins(loopback_origins, None)
+    origins = _allowed_origins(loopback_origins)
     data, _, _ = await _fetch(http, url, origins, "", max_bytes, timeout)
     return data
 
@@ -178,7 +166,7 @@ async def fetch_text(
     `max_bytes` is cut at that size and ends with a note saying so, since the start of a long text
     is still worth reading.
     """
-    origins = _allowed_origins(loopback_origins, None)
+    origins = _allowed_origins(loopback_origins)
     data, content_type, was_cut = await _fetch(http, url, origins, TEXT_TYPES, max_bytes, timeout, cut=True)
     decoder = codecs.getincrementaldecoder(_charset(content_type))(errors="replace")
     # final=False when cut: a character split by the cut is dropped instead of shown as U+FFFD.
@@ -196,25 +184,3 @@ def _charset(content_type: str) -> str:
         return codecs.lookup(charset).name
     except LookupError:
         return "utf-8"
-
-
-async def save_output(
-    http: httpx2.AsyncClient,
-    url: str,
-    directory: Path,
-    name: str,
-    *,
-    loopback_origins: Collection[str] = (),
-    loopback_origin: str | None = None,
-    expect: str = "",
-    overwrite: bool = False,
-) -> Path:
-    """Fetch `url` into `directory/<safe name>` atomically; never writes outside `directory`.
-
-    An existing file is kept and the new one numbered (`files.save_bytes`) unless `overwrite`.
-    `directory` is trusted here: check a user's folder with `files.resolve_allowed` first.
-    """
-    origins = _allowed_origins(loopback_origins, loopback_origin)
-    data, _, _ = await _fetch(http, url, origins, expect, MAX_OUTPUT_BYTES, FETCH_TIMEOUT)
-    root = await anyio.Path(directory).resolve()
-    return await anyio.to_thread.run_sync(lambda: save_bytes(Path(root), name, data, overwrite=overwrite))

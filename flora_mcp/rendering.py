@@ -279,9 +279,3 @@ def inline_image(data: bytes, max_side: int, budget: int = INLINE_BUDGET_BYTES) 
                 )
         max_side = max(image.size) * 3 // 4  # from the real size: a small image shrinks at once
     raise ValueError(f"no preview fits in {budget} bytes")
-
-
-def inline_budget_per_image(outputs: Sequence[RunOutput]) -> int:
-    """Bytes per preview for these outputs' images. Superseded by `preview_plan`, which also
-    gives the side; kept for callers that do not use it yet."""
-    return preview_plan(sum(1 for o in outputs if o.type == "imageUrl"), max_side=1)[1]

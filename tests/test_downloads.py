@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import anyio
 import httpx2
@@ -17,7 +16,6 @@ from flora_mcp.downloads import (
     fetch_output,
     fetch_text,
     safe_name,
-    save_output,
 )
 from flora_mcp.sandbox import RunningSandbox
 
@@ -179,26 +177,6 @@ async def test_a_server_that_never_answers_times_out(silent_server: str, http: h
 )
 def test_file_names_are_sanitised(name: str, expected: str) -> None:
     assert safe_name(name) == expected
-
-
-async def test_saving_writes_inside_the_chosen_directory_only(
-    sandbox: RunningSandbox, http: httpx2.AsyncClient, tmp_path: Path
-) -> None:
-    url = await _sandbox_output(sandbox)
-    out = tmp_path / "out"
-    path = await save_output(http, url, out, "../../escape.png", loopback_origins=_origins(sandbox))
-    assert path == out.resolve() / "escape.png"
-    assert path.read_bytes().startswith(b"\x89PNG")
-    assert not (tmp_path / "escape.png").exists()
-
-
-async def test_saving_twice_keeps_both_files(
-    sandbox: RunningSandbox, http: httpx2.AsyncClient, tmp_path: Path
-) -> None:
-    url = await _sandbox_output(sandbox)
-    first = await save_output(http, url, tmp_path, "mug.png", loopback_origins=_origins(sandbox))
-    second = await save_output(http, url, tmp_path, "mug.png", loopback_origins=_origins(sandbox))
-    assert (first.name, second.name) == ("mug.png", "mug-2.png")
 
 
 async def test_both_loopback_origins_of_the_sandbox_are_fetched_and_a_third_is_refused(

@@ -93,7 +93,8 @@ async def media_origins(state: AppState) -> list[str]:
 def advice(exc: FloraError, not_found: str | None = None) -> str:
     """An API failure as a tool error's text: what happened and what to do next."""
     if isinstance(exc, NotFoundError):
-        return not_found or str(exc)
+        traced = f" (request-id {exc.request_id})" if exc.request_id else ""
+        return f"{not_found}{traced}" if not_found else str(exc)
     if isinstance(exc, AuthenticationError):
         return f"{exc}. Check the FLORA API key the server was started with."
     if isinstance(exc, InsufficientCreditsError):

@@ -104,6 +104,14 @@ class History:
         )
         return found or []
 
+    async def unconfirmed(self, *, older_than: float) -> list[JournalEntry]:
+        """Intents never followed by a run id, older than a start takes: cut off by a crash."""
+        if self.journal is None:
+            return []
+        cutoff = time.time() - older_than
+        found = await self._call(self.journal.pending_intents, self.account) or []
+        return [e for e in found if e.started_at < cutoff]
+
     async def _write(self, method: str, *args: Any, **kwargs: Any) -> None:
         if self.journal is not None:
             await self._call(getattr(self.journal, method), self.account, *args, **kwargs)

@@ -26,11 +26,11 @@ class Inline:
     texts: dict[str, str] = field(default_factory=dict)  # a text output's words, by its URL
 
 
-async def inline_outputs(state: AppState, runs: Sequence[Run]) -> Inline:
+async def inline_outputs(state: AppState, runs: Sequence[Run], *, images: bool = True) -> Inline:
     """Previews of the completed runs' images (smaller as there are more: `rendering.preview_plan`)
     and the words of their text outputs."""
     shown = Inline()
-    urls, text_urls = rendering.preview_urls(runs), rendering.text_urls(runs)
+    urls, text_urls = rendering.preview_urls(runs) if images else [], rendering.text_urls(runs)
     if not urls and not text_urls:
         return shown
     origins = await loopback_origins(state)

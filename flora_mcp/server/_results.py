@@ -107,3 +107,15 @@ class Uploaded(_Open):
 
 class Saved(_Open):
     paths: list[str]
+
+
+class BatchItemView(_Open):
+    index: int
+    ok: bool  # and run_id, or error: why it did not start
+
+
+class Batch(_Open):
+    # Also the runs whole (in item order), quoted_cost_usd and notes; started: false when the
+    # user did not agree (or could not be asked) and nothing started.
+    items: list[BatchItemView]
+    estimated_cost_usd: float

@@ -1,7 +1,8 @@
 """The gallery in real headless Chromium, embedded by a minimal MCP Apps host, showing real sandbox results.
 
 The host page does what an MCP Apps host does: it loads the view in a sandboxed iframe on another origin,
-under the Content-Security-Policy the spec builds from the resource's `_meta.ui.csp`, answers
+under the Content-Security-Policy the spec builds from the resource's `_meta.ui.csp` (as the server
+declares it, where sandbox results are shown: the sandbox, like FLORA, serves outputs from two origins), answers
 `ui/initialize`, then posts `ui/notifications/tool-input` and `ui/notifications/tool-result` with a result
 recorded from the sandbox, and sizes the iframe from `ui/notifications/size-changed`.
 """
@@ -182,8 +183,16 @@ async def browser(chromium: Path) -> AsyncIterator[Browser]:
             await launched.close()
 
 
-async def read_gallery(origins: list[str]) -> TextResourceContents:
-    """The view as a host reads it over MCP, from a server that registered it."""
+async def read_gallery(client: Client) -> TextResourceContents:
+    """The view as a host reads it over MCP."""
+    (contents,) = (await client.read_resource(GALLERY_URI)).contents
+    assert isinstance(contents, TextResourceContents)
+    assert contents.meta is not None
+    return contents
+
+
+async def gallery_for(origins: list[str]) -> TextResourceContents:
+    """The view from a bare server that declares `origins` as its media origins."""
     server: MCPServer[Any] = MCPServer(name="gallery")
 
     async def media_origins() -> list[str]:
@@ -191,9 +200,7 @@ async def read_gallery(origins: list[str]) -> TextResourceContents:
 
     register_gallery(server, media_origins)
     async with Client(server) as client:
-        (contents,) = (await client.read_resource(GALLERY_URI)).contents
-    assert isinstance(contents, TextResourceContents)
-    return contents
+        return await read_gallery(client)
 
 
 @dataclass
@@ -206,17 +213,17 @@ class Hosted:
 @asynccontextmanager
 async def hosted(
     browser: Browser,
-    media_origins: list[str],
+    gallery: TextResourceContents,
     arguments: dict[str, Any],
     result: dict[str, Any],
     later: dict[str, dict[str, Any]] | None = None,
 ) -> AsyncIterator[Hosted]:
-    """The gallery, on its own origin, inside the host page that delivers this tool call.
+    """The gallery, on its own origin under its declared CSP, inside the host page that delivers this
+    tool call.
 
     `later` maps run ids to what get_generation_status returns when the view asks through the host;
     without it the host offers no tool calls.
     """
-    gallery = await read_gallery(media_origins)
     assert gallery.meta is not None
     view_pages = {
         "/gallery.html": Page_(
@@ -285,17 +292,40 @@ async def finished(client: Client, run_id: str) -> dict[str, Any]:
 
 
 async def caught_running(client: Client, ids: tuple[str, str]) -> dict[str, Any]:
-    """A video run's status while it is still running (the slowest model, so there is time to see it)."""
+    """A video run's status while it is still running (the slowest model, so there is time to see it).
+    Like FLORA's, its progress may stay 0 until it ends."""
     with anyio.fail_after(20):
         while True:
             run_id = await start(client, ids, "video", "A kite over the dunes, still rendering")
             while True:
                 run = await call_ok(client, "get_generation_status", {"run_id": run_id})
-                if run["status"] == "running" and run["progress"] > 0:
+                if run["status"] == "running":
                     return run
                 if run["status"] in ("completed", "failed"):
                     break  # finished before we looked: start another
                 await anyio.sleep(0.005)
+
+
+async def settled(client: Client, run_id: str) -> CallToolResult:
+    """A finished run's status once FLORA has billed it (`cost_usd` is null until a while after the end)."""
+    with anyio.fail_after(10):
+        while True:
+            result = await wait_for_run(client, run_id)
+            assert result.structured_content is not None
+            if result.structured_content["cost_usd"] is not None:
+                return result
+            await anyio.sleep(0.05)
+
+
+def usd(amount: float) -> str:
+    """An amount as the gallery writes it: US dollars, 2 to 4 decimals."""
+    whole, fraction = f"{amount:.4f}".rstrip("0").split(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"
+
+
+def origin_of(url: str) -> str:
+    parsed = httpx2.URL(url)
+    return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
 
 
 def with_request(run: dict[str, Any], prompt: str, model: str | None = None, **params: Any) -> dict[str, Any]:
@@ -343,9 +373,8 @@ async def test_gallery_shows_every_output_of_a_list_of_runs(
         "isError": False,
     }
 
-    async with hosted(
-        browser, [sandbox.origin], {"workspace_id": ids[0], "project_id": ids[1]}, result
-    ) as shown:
+    gallery = await read_gallery(mcp)
+    async with hosted(browser, gallery, {"workspace_id": ids[0], "project_id": ids[1]}, result) as shown:
         view = shown.view
         # Every image (the sandbox's "video" is an animated GIF: shown as one) has loaded from the sandbox.
         image_urls = [run["outputs"][0]["url"] for run in runs[:4]]
@@ -368,7 +397,9 @@ async def test_gallery_shows_every_output_of_a_list_of_runs(
             width, height = sizes[run["outputs"][0]["url"]]
             across, down = (int(part) for part in ratio.split(":"))
             assert abs(width / height - across / down) < 0.02
-        assert all(src.startswith(sandbox.origin) for src in sizes)
+        # Consecutive runs' outputs come from both media origins, and the server's CSP admits both.
+        assert {origin_of(url) for url in image_urls} == set(sandbox.media_origins)
+        assert {origin_of(src) for src in sizes} <= set(sandbox.media_origins)
 
         # Captions carry the prompt, the model and the aspect ratio.
         caption = await view.inner_text(f"[data-output-id='{runs[0]['outputs'][0]['output_id']}'] figcaption")
@@ -402,13 +433,18 @@ async def test_gallery_shows_every_output_of_a_list_of_runs(
         else:
             assert await view.query_selector(f"{text_card} [data-unreadable]") is not None
 
-        # The running run shows its status and progress; the failed one its error.
-        progress = await view.get_attribute(f"[data-run-id='{running['run_id']}'] progress", "value")
-        assert progress is not None
-        assert float(progress) == pytest.approx(running["progress"])
-        assert "running" in await view.inner_text(f"[data-run-id='{running['run_id']}']")
+        # The running run says so, with an indeterminate bar: FLORA reports progress 0 until the end,
+        # which a bar stuck at "0%" would misread. The failed one shows its error and its code.
+        running_card = f"[data-run-id='{running['run_id']}']"
+        assert running["progress"] == 0
+        assert await view.get_attribute(f"{running_card} progress", "value") is None
+        assert await view.eval_on_selector(f"{running_card} progress", "(bar) => bar.position") == -1
+        running_text = await view.inner_text(running_card)
+        assert "running" in running_text
+        assert "0%" not in running_text
         error = await view.inner_text(f"[data-run-id='{failed['run_id']}'] .error")
         assert failed["error_message"] in error
+        assert failed["error_code"] in error
 
         # The handshake went as the protocol has it, and the host sized the iframe to the content.
         methods = [m.get("method") for m in await shown.page.evaluate("() => window.host.received")]
@@ -436,8 +472,8 @@ async def test_gallery_shows_a_single_run_with_the_calls_arguments(
     ids = await workspace_and_project(mcp, "Gallery single")
     prompt = "A red bicycle against a blue wall"
     run_id = await start(mcp, ids, "image", prompt, aspect_ratio="4:3")
-    # The whole get_generation_status result, image blocks included, as a host would relay it.
-    result = tool_result(await wait_for_run(mcp, run_id))
+    # The whole get_generation_status result, image blocks included, as a host would relay it, once billed.
+    result = tool_result(await settled(mcp, run_id))
     arguments = {
         "run_id": run_id,
         "prompt": prompt,
@@ -445,8 +481,9 @@ async def test_gallery_shows_a_single_run_with_the_calls_arguments(
         "params": {"aspect_ratio": "4:3"},
     }
     url = result["structuredContent"]["outputs"][0]["url"]
+    cost = result["structuredContent"]["cost_usd"]
 
-    async with hosted(browser, [sandbox.origin], arguments, result) as shown:
+    async with hosted(browser, await read_gallery(mcp), arguments, result) as shown:
         await shown.view.wait_for_function(
             "(url) => [...document.images].some((i) => i.src === url && i.complete && i.naturalWidth > 0)",
             arg=url,
@@ -455,6 +492,7 @@ async def test_gallery_shows_a_single_run_with_the_calls_arguments(
         caption = await shown.view.inner_text("figcaption")
         assert prompt in caption
         assert "4:3" in caption
+        assert usd(cost) in caption  # what FLORA billed, once settled
 
         # A click on the full-size link goes through the host (`ui/open-link`), which offered to.
         await shown.view.click("figcaption a")
@@ -477,7 +515,8 @@ async def test_gallery_shows_text_outputs_it_may_read(browser: Browser) -> None:
             "outputs": [{"output_id": "out_1", "type": "text", "url": f"{media_origin}/output_1.txt"}],
         }
         result = {"content": [{"type": "text", "text": "done"}], "structuredContent": run}
-        async with hosted(browser, [media_origin], {"prompt": "A poem about the sea"}, result) as shown:
+        gallery = await gallery_for([media_origin])
+        async with hosted(browser, gallery, {"prompt": "A poem about the sea"}, result) as shown:
             await shown.view.wait_for_function(
                 "(text) => document.querySelector('pre')?.textContent === text", arg=text, timeout=WAIT_MS
             )
@@ -493,7 +532,8 @@ async def test_gallery_follows_a_running_run_until_its_outputs_arrive(
     url = done["structuredContent"]["outputs"][0]["url"]
 
     later = {running["run_id"]: done}
-    async with hosted(browser, [sandbox.origin], {"run_id": running["run_id"]}, result, later) as shown:
+    gallery = await read_gallery(mcp)
+    async with hosted(browser, gallery, {"run_id": running["run_id"]}, result, later) as shown:
         await shown.view.wait_for_selector(f"[data-run-id='{running['run_id']}'] progress", timeout=WAIT_MS)
         await shown.view.wait_for_function(
             "(url) => [...document.images].some((i) => i.src === url && i.complete && i.naturalWidth > 0)",
@@ -512,9 +552,31 @@ async def test_gallery_shows_outputs_when_the_host_strips_structured_content(
     result = tool_result(await wait_for_run(mcp, run_id))
     url = result.pop("structuredContent")["outputs"][0]["url"]  # as Claude Desktop delivers it
 
-    async with hosted(browser, [sandbox.origin], {"run_id": run_id}, result) as shown:
+    async with hosted(browser, await read_gallery(mcp), {"run_id": run_id}, result) as shown:
         await shown.view.wait_for_function(
             "(url) => [...document.images].some((i) => i.src === url && i.complete && i.naturalWidth > 0)",
             arg=url,
             timeout=WAIT_MS,
         )
+
+
+async def test_gallery_shows_the_quote_while_the_bill_is_not_settled(
+    browser: Browser, sandbox: RunningSandbox, mcp: Client
+) -> None:
+    ids = await workspace_and_project(mcp, "Gallery quote")
+    prompt = "A paper boat in the rain"
+    arguments = {"prompt": prompt, "type": "video", "model": "t2v-sora-2", "workspace_id": ids[0]}
+    result = await mcp.call_tool("generate", {**arguments, "project_id": ids[1], "wait_seconds": 0})
+    assert not result.is_error
+    assert result.structured_content is not None
+    quote = result.structured_content["quoted_cost_usd"]
+    (run,) = result.structured_content["runs"]
+    assert run["cost_usd"] is None  # FLORA bills a while after the end; the start answer only quotes
+    assert isinstance(quote, float)
+
+    async with hosted(browser, await read_gallery(mcp), arguments, tool_result(result)) as shown:
+        card = f"[data-run-id='{run['run_id']}'] figcaption"
+        await shown.view.wait_for_selector(card, timeout=WAIT_MS)
+        caption = await shown.view.inner_text(card)
+        assert f"quoted {usd(quote)}" in caption
+        assert prompt in caption

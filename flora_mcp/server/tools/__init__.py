@@ -19,10 +19,12 @@ from mcp.types import ToolAnnotations
 
 from flora_mcp.server._context import media_origins
 from flora_mcp.server._state import AppState
+from flora_mcp.server.tools.batch import generate_batch
 from flora_mcp.server.tools.canvas import get_canvas
 from flora_mcp.server.tools.files import save_outputs, upload_asset
 from flora_mcp.server.tools.generate import generate
-from flora_mcp.server.tools.generations import create_generation, get_generation_status, list_generations
+from flora_mcp.server.tools.generations import create_generation, get_generation_status
+from flora_mcp.server.tools.history import list_generations
 from flora_mcp.server.tools.models import list_models
 from flora_mcp.server.tools.techniques import list_techniques, run_technique
 from flora_mcp.server.tools.workspaces import create_project, list_projects, list_workspaces
@@ -76,9 +78,10 @@ TOOLS: Final = (
     ToolRow(
         create_generation,
         "Start a generation",
-        "Step 3. Start one run (spends credits). type: image, video, audio or text, not a model family "
-        "(t2i…). model: a model_id from list_models for that type; omit for the default. params: that "
-        'model\'s, e.g. {"aspect_ratio": "4:3"}.',
+        "Step 3. Start one run (spends credits; the answer's cost is a quote). type: image, video, audio "
+        "or text, not a model family. model: a model_id from list_models; omit for the workspace default. "
+        'params: that model\'s, e.g. {"aspect_ratio": "4:3"}. To start from an earlier output or an '
+        "upload_asset url: params.image_url with an i2i-/i2v- model (image_urls for i2t-).",
         CREATE,
     ),
     ToolRow(
@@ -92,17 +95,19 @@ TOOLS: Final = (
     ToolRow(
         generate,
         "Generate and wait",
-        "Steps 1-4 in one call (spends credits): count runs of prompt, waited for; returns every output, "
-        "images inline. Defaults: the only workspace, project 'Quick generations', the first model "
-        "taking params.",
+        "Steps 1-4 in one call (spends credits): count runs of prompt, waited for; every output, images "
+        "inline. Defaults: the only workspace, project 'Quick generations', the workspace's default model "
+        "(with params, the cheapest text-to-X model taking them, named). References as create_generation.",
         CREATE,
         GALLERY,
     ),
     ToolRow(
         list_generations,
         "List generations",
-        "Generation history, newest first, with outputs; filter by workspace, project or status.",
+        "History, newest first, with prompts and outputs; filter by workspace, project or status. "
+        "run_ids (≤20): those runs' status and outputs, shown again in one call.",
         READ,
+        GALLERY,
     ),
     ToolRow(
         upload_asset,
@@ -138,6 +143,16 @@ TOOLS: Final = (
         "Get a project's canvas",
         "A project's runs as a Mermaid diagram, and canvas_url to open it in FLORA.",
         READ,
+    ),
+    ToolRow(
+        generate_batch,
+        "Generate a batch",
+        "1-20 mixed runs (spends credits), waited for. items: {type, prompt, model?, params?} as in "
+        "create_generation. Answers each in order: index, ok, run_id or error. Over the spending "
+        "threshold the user is asked; if they cannot be, nothing starts: ask them, then pass "
+        "confirm_spend_usd.",
+        CREATE,
+        GALLERY,
     ),
 )
 

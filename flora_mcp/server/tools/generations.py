@@ -1,4 +1,4 @@
-"""Steps 3 and 4: start a generation, follow it, and the history of generations."""
+"""Steps 3 and 4: start a generation and follow it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from mcp.types import CallToolResult
 
 from flora_mcp import rendering
-from flora_mcp.client import GenerationRequest, RunStatus
+from flora_mcp.client import GenerationRequest
 from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
 from flora_mcp.server._context import Ctx, account, api_errors, media_origins
@@ -17,7 +17,6 @@ from flora_mcp.server._model_choice import choose
 from flora_mcp.server._runs import start_recorded
 from flora_mcp.server.tools.arguments import (
     GenerationTypeArg,
-    Limit,
     ProjectId,
     Prompt,
     RunId,
@@ -70,23 +69,3 @@ async def get_generation_status(
     content = rendering.run_content(run, shown.images, shown.texts)
     data = results.run_data(run) | (journal_fields(entry) if entry else {})
     return results.structured(data, content)
-
-
-async def list_generations(
-    ctx: Ctx,
-    workspace_id: str | None = None,
-    project_id: str | None = None,
-    status: RunStatus | None = None,
-    limit: Limit = 10,
-    cursor: str | None = None,
-) -> Annotated[CallToolResult, results.GenerationList]:
-    if workspace_id is not None:
-        _checks.check_id("workspace_id", workspace_id)
-    if project_id is not None:
-        _checks.check_id("project_id", project_id)
-    acct = await account(ctx)
-    with api_errors():
-        page = await acct.client.list_generations(
-            workspace_id=workspace_id, project_id=project_id, status=status, limit=limit, cursor=cursor
-        )
-    return results.structured(results.dump_all("generations", page.items, next_cursor=page.next_cursor))

@@ -34,6 +34,7 @@ TOOL_NAMES = frozenset(
         "list_techniques",
         "run_technique",
         "get_canvas",
+        "generate_batch",
     }
 )
 TEST_SPEED = 0.01  # runs finish in a fraction of a second

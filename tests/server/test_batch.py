@@ -21,7 +21,12 @@ pytestmark = pytest.mark.anyio
 
 MIXED: list[dict[str, Any]] = [
     {"type": "image", "prompt": "a red apple on slate", "model": "t2i-flux-schnell"},
-    {"type": "image", "prompt": "a green pear on linen", "model": "t2i-seedream-4", "params": {"aspect_ratio": "4:3"}},
+    {
+        "type": "image",
+        "prompt": "a green pear on linen",
+        "model": "t2i-seedream-4",
+        "params": {"aspect_ratio": "4:3"},
+    },
     {"type": "video", "prompt": "waves at dusk"},
     {"type": "t2i", "prompt": "a plum"},  # a model family, not a type: refused
     {"type": "text", "prompt": "a haiku about tea"},
@@ -54,7 +59,11 @@ async def test_a_mixed_batch_answers_every_item_in_order_with_five_runs_and_one_
     assert data is not None
     check_answer(data, sandbox)
     items = data["items"]
-    assert [items[i]["model"] for i in (0, 1, 5)] == ["t2i-flux-schnell", "t2i-seedream-4", "t2i-flux-schnell"]
+    assert [items[i]["model"] for i in (0, 1, 5)] == [
+        "t2i-flux-schnell",
+        "t2i-seedream-4",
+        "t2i-flux-schnell",
+    ]
     assert [r["index"] for r in data["runs"]] == STARTED
     assert all(r["status"] == "completed" for r in data["runs"])
     assert [r["prompt"] for r in data["runs"]] == [MIXED[i]["prompt"] for i in STARTED]
@@ -106,3 +115,15 @@ async def test_exactly_five_runs_exist_when_the_first_answer_of_every_start_is_l
     check_answer(data, dropping_sandbox)
     dropped = [r for r in dropping_sandbox.state.requests if r.dropped]
     assert len(dropped) == len(STARTED)
+
+
+async def test_a_batch_none_of_whose_starts_succeed_is_an_error_naming_each_reason() -> None:
+    with start_sandbox(speed=TEST_SPEED, faults=[FaultRule.parse("POST /generate 402")]) as running:
+        settings = Settings(api_key=SecretStr(f"batch-{uuid.uuid4().hex}"), base_url=running.base_url)
+        async with Client(build_server(settings)) as mcp:
+            result = await mcp.call_tool("generate_batch", {"items": MIXED[:2]})
+    assert result.is_error
+    text = error_text(result)
+    assert "No item started" in text and text.index("Item 0:") < text.index("Item 1:")
+    assert text.count("Add credits") == 2
+    assert running.state.runs_started() == 0

@@ -147,10 +147,9 @@ TOOLS: Final = (
     ToolRow(
         generate_batch,
         "Generate a batch",
-        "1-20 mixed runs (spends credits), waited for. items: {type, prompt, model?, params?} as in "
-        "create_generation. Answers each in order: index, ok, run_id or error. Over the spending "
-        "threshold the user is asked; if they cannot be, nothing starts: ask them, then pass "
-        "confirm_spend_usd.",
+        "1-20 mixed runs (spends credits), waited for; items as create_generation's arguments. Answers "
+        "in order: index, ok, run_id or error. Over the spend threshold the user is asked; if they "
+        "cannot be, nothing starts: ask them, then pass confirm_spend_usd.",
         CREATE,
         GALLERY,
     ),

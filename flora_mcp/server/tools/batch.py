@@ -99,6 +99,10 @@ async def generate_batch(
         workspace_id, project_id = await _where(state.settings, acct, ask)
     started = await _start_all(acct, valid, workspace_id, project_id)
     ids = [s.run_id for _, s in _started_in_order(valid, started)]
+    if not ids:  # nothing spent: an error the agent cannot miss
+        raise ToolError(
+            "No item started. " + " ".join(f"Item {i}: {why}." for i, why in sorted(started.items()))
+        )
     notes = _refusals(checked)
     seen: dict[str, Run] = {}
     try:
@@ -174,7 +178,7 @@ class _Pacer:
     async def slot(self, model: str | None) -> AsyncIterator[None]:
         async with self._changed:
             while len(self._starting) >= self._limit or any(
-                False for other in self._starting
+                model is None or other is None or model == other for other in self._starting
             ):
                 await self._changed.wait()
             self._starting.append(model)

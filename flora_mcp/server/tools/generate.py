@@ -4,7 +4,7 @@ Defaults: the key's only workspace, a project found by name (made when missing),
 workspace's default model (see `_model_choice`). The `count` runs start together, each through
 `start_recorded`, and are waited for together (`waiting`: one status read per project per round).
 Runs that started are always reported, even when others did not start or the waiting failed:
-each one spends credits.
+each one spends credits. Above the spending threshold the user agrees first (`_consent`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 import anyio
+from mcp.server.mcpserver import Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -27,6 +28,7 @@ from flora_mcp.client import (
 from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
+from flora_mcp.server._consent import Answer, Consent, Decided, Spend, decide, line_for, outcome
 from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
 from flora_mcp.server._inline import inline_outputs
 from flora_mcp.server._model_choice import choose
@@ -53,9 +55,29 @@ class Ask:
     wait_seconds: float
 
 
+async def _ask_first(
+    ctx: Ctx,
+    type: str,
+    count: int,
+    model: str | None,
+    params: dict[str, Any] | None,
+    confirm_spend_usd: float | None,
+) -> Elicit[Answer] | Decided:
+    """The consent resolver: the estimate of `count` runs of the model that would run."""
+    type_ = _checks.check_type(type)
+    acct = await account(ctx)
+    choice = await choose(
+        acct, type_, model, params or {}, await media_origins(ctx.request_context.lifespan_context)
+    )
+    with api_errors():
+        line = line_for(await acct.models.get(type_), type_, choice.model)
+    return decide(ctx, Spend((line,) * count), confirm_spend_usd)
+
+
 async def generate(
     prompt: Prompt,
     ctx: Ctx,
+    consent: Annotated[Consent, Resolve(_ask_first)],
     type: GenerationTypeArg = "image",
     count: Annotated[int, Field(ge=1, le=MAX_COUNT)] = 1,
     model: str | None = None,
@@ -63,7 +85,11 @@ async def generate(
     workspace_id: str | None = None,
     project_id: str | None = None,
     wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+    confirm_spend_usd: float | None = None,
 ) -> Annotated[CallToolResult, results.Generated]:
+    decided = outcome(consent)
+    if not decided.start:
+        raise ToolError(decided.why)
     ask = Ask(prompt, type, count, model, params or {}, workspace_id, project_id, wait_seconds)
     return await generate_for(ctx, ask)
 

@@ -11,6 +11,7 @@ Import is cheap on purpose (start-up is benchmarked): the HTML is read on the fi
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any, Final
@@ -25,6 +26,13 @@ __all__ = ["GALLERY_URI", "MediaOrigins", "gallery_html", "register_gallery", "t
 GALLERY_URI: Final = "ui://flora/gallery.html"
 
 MediaOrigins = Callable[[], Awaitable[list[str]]]
+
+# A CSP host-source (CSP3 §2.3.1): [scheme://] a host of dot-separated labels (optionally `*.`-led)
+# [:port] [/path]. IP literals in brackets are none: Chromium drops `http://[::1]:8000` with an error.
+_HOST_SOURCE = re.compile(
+    r"(?:[a-z][a-z0-9+.-]*://)?(?:\*|(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::(?:[0-9]+|\*))?(?:/[^\s;,]*)?",
+    re.I,
+)
 
 
 def tool_meta() -> dict[str, Any]:
@@ -57,7 +65,7 @@ class _GalleryResource(Resource):
         # The sandbox's port is only known at run time, so the CSP is computed per read. MCPServer
         # serves `self.meta` with the content it reads just after `read()` returns; the spec has the
         # read content's `_meta.ui` take precedence over the listing's, which then shows the last one.
-        origins = list(dict.fromkeys(await self._media_origins()))
+        origins = [o for o in dict.fromkeys(await self._media_origins()) if _HOST_SOURCE.fullmatch(o)]
         self.meta = _ui_meta(origins)
         return gallery_html()
 
@@ -65,8 +73,9 @@ class _GalleryResource(Resource):
 def register_gallery(server: MCPServer[Any], media_origins: MediaOrigins) -> None:
     """Serve the gallery at `GALLERY_URI`; `media_origins()` names the origins output URLs load from.
 
-    Those origins (FLORA's output host, the sandbox's loopback origin) are all the view may reach:
-    hosts build the iframe's Content-Security-Policy from them and allow nothing undeclared.
+    Those origins (FLORA's media hosts, the sandbox's loopback origins) are all the view may reach:
+    hosts build the iframe's Content-Security-Policy from them and allow nothing undeclared. Origins
+    a CSP cannot name (an IPv6 literal such as `http://[::1]:8000`) are left out.
     """
     resource = _GalleryResource(
         uri=GALLERY_URI,

@@ -2,9 +2,9 @@
 
 The host page does what an MCP Apps host does: it loads the view in a sandboxed iframe on another origin,
 under the Content-Security-Policy the spec builds from the resource's `_meta.ui.csp` (as the server
-declares it, where sandbox results are shown: the sandbox, like FLORA, serves outputs from two origins), answers
-`ui/initialize`, then posts `ui/notifications/tool-input` and `ui/notifications/tool-result` with a result
-recorded from the sandbox, and sizes the iframe from `ui/notifications/size-changed`.
+declares it where sandbox results are shown: the sandbox, like FLORA, serves outputs from two origins),
+answers `ui/initialize`, then posts `ui/notifications/tool-input` and `ui/notifications/tool-result` with
+a result recorded from the sandbox, and sizes the iframe from `ui/notifications/size-changed`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from playwright.async_api import Browser, ConsoleMessage, Frame, Page, async_pla
 
 from flora_mcp.sandbox import RunningSandbox
 from flora_mcp.ui import GALLERY_URI, register_gallery
-from tests.conftest import call_ok, wait_for_run, workspace_and_project
+from tests.conftest import call_ok, error_text, wait_for_run, workspace_and_project
 
 pytestmark = pytest.mark.anyio
 
@@ -466,9 +466,7 @@ async def test_gallery_shows_every_output_of_a_list_of_runs(
         await shown.page.screenshot(path=str(ARTIFACTS / "gallery.png"), full_page=True)
 
 
-async def test_gallery_shows_a_single_run_with_the_calls_arguments(
-    browser: Browser, sandbox: RunningSandbox, mcp: Client
-) -> None:
+async def test_gallery_shows_a_single_run_with_the_calls_arguments(browser: Browser, mcp: Client) -> None:
     ids = await workspace_and_project(mcp, "Gallery single")
     prompt = "A red bicycle against a blue wall"
     run_id = await start(mcp, ids, "image", prompt, aspect_ratio="4:3")
@@ -522,9 +520,7 @@ async def test_gallery_shows_text_outputs_it_may_read(browser: Browser) -> None:
             )
 
 
-async def test_gallery_follows_a_running_run_until_its_outputs_arrive(
-    browser: Browser, sandbox: RunningSandbox, mcp: Client
-) -> None:
+async def test_gallery_follows_a_running_run_until_its_outputs_arrive(browser: Browser, mcp: Client) -> None:
     ids = await workspace_and_project(mcp, "Gallery following")
     running = await caught_running(mcp, ids)
     result = {"content": [{"type": "text", "text": "running"}], "structuredContent": running}
@@ -545,7 +541,7 @@ async def test_gallery_follows_a_running_run_until_its_outputs_arrive(
 
 
 async def test_gallery_shows_outputs_when_the_host_strips_structured_content(
-    browser: Browser, sandbox: RunningSandbox, mcp: Client
+    browser: Browser, mcp: Client
 ) -> None:
     ids = await workspace_and_project(mcp, "Gallery stripped")
     run_id = await start(mcp, ids, "image", "A green door", aspect_ratio="3:4")
@@ -560,14 +556,12 @@ async def test_gallery_shows_outputs_when_the_host_strips_structured_content(
         )
 
 
-async def test_gallery_shows_the_quote_while_the_bill_is_not_settled(
-    browser: Browser, sandbox: RunningSandbox, mcp: Client
-) -> None:
+async def test_gallery_shows_the_quote_while_the_bill_is_not_settled(browser: Browser, mcp: Client) -> None:
     ids = await workspace_and_project(mcp, "Gallery quote")
     prompt = "A paper boat in the rain"
     arguments = {"prompt": prompt, "type": "video", "model": "t2v-sora-2", "workspace_id": ids[0]}
     result = await mcp.call_tool("generate", {**arguments, "project_id": ids[1], "wait_seconds": 0})
-    assert not result.is_error
+    assert not result.is_error, error_text(result)
     assert result.structured_content is not None
     quote = result.structured_content["quoted_cost_usd"]
     (run,) = result.structured_content["runs"]

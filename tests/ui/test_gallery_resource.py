@@ -5,18 +5,25 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from mcp.client import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.types import TextResourceContents
 
+from flora_mcp.sandbox import RunningSandbox
+from flora_mcp.server import build_server
+from flora_mcp.settings import Settings
 from flora_mcp.ui import GALLERY_URI, register_gallery, tool_meta
+from tests.conftest import call_ok
 
 pytestmark = pytest.mark.anyio
 
 APP_MIME = "text/html;profile=mcp-app"
 ORIGINS = ["https://media.flora.ai", "http://127.0.0.1:43210"]
+# Where FLORA serves outputs (BEHAVIOUR: media.flora.ai mostly, some on ik.imagekit.io).
+FLORA_MEDIA_HOSTS = {"https://media.flora.ai", "https://*.flora.ai", "https://ik.imagekit.io"}
 
 
 @pytest.fixture
@@ -71,6 +78,40 @@ async def test_csp_follows_the_origins_at_each_read(client: Client, origins: lis
     meta = (await read_gallery(client)).meta
     assert meta is not None
     assert meta["ui"]["csp"] == {"connectDomains": origins, "resourceDomains": origins}
+
+
+async def test_csp_leaves_out_origins_a_csp_cannot_name(client: Client, origins: list[str]) -> None:
+    # Browsers drop an IP-literal source with an error (`[::1]` is no CSP host-source); the others stand.
+    origins[:] = ["http://[::1]:43210", "http://localhost:43210", "https://*.flora.ai", "not an origin"]
+    meta = (await read_gallery(client)).meta
+    assert meta is not None
+    expected = ["http://localhost:43210", "https://*.flora.ai"]
+    assert meta["ui"]["csp"] == {"connectDomains": expected, "resourceDomains": expected}
+
+
+async def test_servers_gallery_csp_lists_floras_media_hosts_and_both_sandbox_origins(
+    sandbox: RunningSandbox, mcp: Client
+) -> None:
+    meta = (await read_gallery(mcp)).meta
+    assert meta is not None
+    csp = meta["ui"]["csp"]
+    assert len(sandbox.media_origins) == 2  # the sandbox serves outputs from two origins, as FLORA does
+    for directive in ("resourceDomains", "connectDomains"):
+        assert FLORA_MEDIA_HOSTS | set(sandbox.media_origins) <= set(csp[directive]), directive
+
+
+async def test_servers_gallery_csp_admits_outputs_from_both_origins_of_its_embedded_sandbox() -> None:
+    settings = Settings(sandbox_speed=0.01, journal="off")
+    assert settings.uses_sandbox
+    async with Client(build_server(settings)) as embedded:
+        made = await call_ok(embedded, "generate", {"prompt": "Two pebbles", "type": "image", "count": 2})
+        meta = (await read_gallery(embedded)).meta
+    assert meta is not None
+    urls = [output["url"] for run in made["runs"] for output in run["outputs"]]
+    origins = {f"{part.scheme}://{part.netloc}" for part in map(urlsplit, urls)}
+    assert len(origins) == 2, urls  # consecutive runs are served from the sandbox's two origins
+    for directive in ("resourceDomains", "connectDomains"):
+        assert FLORA_MEDIA_HOSTS | origins <= set(meta["ui"]["csp"][directive]), directive
 
 
 async def test_gallery_html_loads_nothing_from_the_network(client: Client) -> None:

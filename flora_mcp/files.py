@@ -16,7 +16,7 @@ import stat
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Final, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 MAX_UPLOAD_BYTES = 50_000_000
@@ -98,40 +98,47 @@ def roots_from_uris(uris: Sequence[str]) -> list[Path]:
     return paths
 
 
+# Magic numbers: (offset, bytes, media type). Checked in order; the ISO box and MPEG frame
+# headers need a look beyond one signature (`_iso_media`, `_mpeg_frame`).
+_SIGNATURES: Final = (
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
+    (0, b"\xff\xd8\xff", "image/jpeg"),
+    (0, b"GIF87a", "image/gif"),
+    (0, b"GIF89a", "image/gif"),
+    (8, b"WEBP", "image/webp"),  # after RIFF....
+    (8, b"WAVE", "audio/wav"),
+    (0, b"\x1a\x45\xdf\xa3", "video/webm"),  # EBML: WebM (or Matroska, which WebM is a subset of)
+    (0, b"ID3", "audio/mpeg"),
+    (0, b"OggS", "audio/ogg"),
+    (0, b"fLaC", "audio/flac"),
+)
+# Still images in an MP4 box: not a video, and not a type FLORA takes.
+_STILL_BRANDS: Final = (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1")
+
+
 def sniff_media(data: bytes) -> str | None:
     """The media type of `data` from its magic numbers, or None when it is none we upload."""
     head = data[:64]
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
-        return "audio/wav"
-    if head[4:8] == b"ftyp":  # ISO base media: the brand says QuickTime, audio-only MP4 or video
-        brand = head[8:12]
-        if brand == b"qt  ":
-            return "video/quicktime"
-        if brand in (b"M4A ", b"M4B "):
-            return "audio/mp4"
-        if brand in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1"):
-            return None  # still images in an MP4 box: not a video, and not a type FLORA takes
-        return "video/mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: WebM (or Matroska, which WebM is a subset of)
-        return "video/webm"
-    if head.startswith(b"ID3"):
-        return "audio/mpeg"
-    # An MPEG audio frame header: 11 sync bits, then layer III (AAC's ADTS has layer 0).
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and (head[1] >> 1) & 0x3 == 0x1:
-        return "audio/mpeg"
-    if head.startswith(b"OggS"):
-        return "audio/ogg"
-    if head.startswith(b"fLaC"):
-        return "audio/flac"
-    return None
+    if head[4:8] == b"ftyp":
+        return _iso_media(head[8:12])
+    for offset, magic, media_type in _SIGNATURES:
+        if head[offset : offset + len(magic)] == magic and (offset == 0 or head.startswith(b"RIFF")):
+            return media_type
+    return "audio/mpeg" if _mpeg_frame(head) else None
+
+
+def _iso_media(brand: bytes) -> str | None:
+    """ISO base media (MP4, QuickTime): the brand says QuickTime, audio-only MP4 or video."""
+    if brand == b"qt  ":
+        return "video/quicktime"
+    if brand in (b"M4A ", b"M4B "):
+        return "audio/mp4"
+    return None if brand in _STILL_BRANDS else "video/mp4"
+
+
+def _mpeg_frame(head: bytes) -> bool:
+    """An MPEG audio frame header: 11 sync bits, then layer III (AAC's ADTS has layer 0)."""
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and (head[1] >> 1) & 0x3 == 0x1
 
 
 def _what_it_is(data: bytes) -> str:

@@ -3,7 +3,7 @@
     python scripts/sync_manifest_tools.py          # rewrite
     python scripts/sync_manifest_tools.py --check  # exit 1 if the manifest is out of date
 
-tests/test_packaging.py fails when the two differ; this is the fix.
+tests/e2e/test_packaging.py fails when the two differ; this is the fix.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx2
@@ -47,28 +47,38 @@ class Sniffed:
     height: int | None = None
 
 
+# Audio and video by their first bytes; images are left to Pillow, which also checks the body.
+_MEDIA_SIGNATURES: Final = (
+    (b"\x1a\x45\xdf\xa3", "video/webm", "video"),
+    (b"ID3", "audio/mpeg", "audio"),
+    (b"\xff\xfb", "audio/mpeg", "audio"),
+    (b"\xff\xf3", "audio/mpeg", "audio"),
+    (b"\xff\xf2", "audio/mpeg", "audio"),
+    (b"OggS", "audio/ogg", "audio"),
+    (b"fLaC", "audio/flac", "audio"),
+)
+
+
+def _audio_or_video(head: bytes) -> Sniffed | None:
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand.startswith(b"M4A"):
+            return Sniffed("audio/mp4", "audio")
+        return Sniffed("video/quicktime" if brand == b"qt  " else "video/mp4", "video")
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return Sniffed("audio/wav", "audio")
+    return next((Sniffed(t, k) for magic, t, k in _MEDIA_SIGNATURES if head.startswith(magic)), None)
+
+
 def sniff(content: bytes) -> Sniffed:
     """What the bytes are, from their content; raises Rejected for anything else."""
     if not content:
         raise Rejected("The file is empty.")
     if len(content) > MAX_ASSET_BYTES:
         raise Rejected(f"The file is {len(content)} bytes; the limit is {MAX_ASSET_BYTES}.")
-    head = content[:16]
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand.startswith(b"M4A"):
-            return Sniffed("audio/mp4", "audio")
-        return Sniffed("video/quicktime" if brand == b"qt  " else "video/mp4", "video")
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return Sniffed("video/webm", "video")
-    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
-        return Sniffed("audio/wav", "audio")
-    if head.startswith((b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")):
-        return Sniffed("audio/mpeg", "audio")
-    if head.startswith(b"OggS"):
-        return Sniffed("audio/ogg", "audio")
-    if head.startswith(b"fLaC"):
-        return Sniffed("audio/flac", "audio")
+    media = _audio_or_video(content[:16])
+    if media is not None:
+        return media
     try:
         with Image.open(io.BytesIO(content)) as probe:
             image_format, (width, height) = probe.format, probe.size

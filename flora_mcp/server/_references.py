@@ -37,6 +37,13 @@ TEXT_TO: Final[Mapping[str, tuple[str, ...]]] = {
     "audio": ("t2a-", "tts-"),
     "text": ("t2t-",),
 }
+# What each prefix makes, for telling runs apart when only their model id is known.
+TYPE_OF_PREFIX: Final[Mapping[str, str]] = {
+    **{p: "image" for p in ("t2i-", "i2i-")},
+    **{p: "video" for p in ("t2v-", "i2v-", "iv2v-", "v2v-", "r2v-")},
+    **{p: "audio" for p in ("t2a-", "tts-")},
+    **{p: "text" for p in ("t2t-", "i2t-", "v2t-")},
+}
 HOW_TO_GET_ONE: Final = (
     "FLORA fetches references only from its own media hosts: pass the url of an earlier run's "
     "output (get_generation_status), or upload the file or URL first with upload_asset and pass "

@@ -45,6 +45,7 @@ from flora_mcp.client import (
     RunIdMissingError,
     RunStarted,
 )
+from flora_mcp.server._references import TYPE_OF_PREFIX, prefix_of
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,14 @@ async def _find_started(
 
 
 def _could_be(generation: Generation, request: GenerationRequest, since_ms: float) -> bool:
+    """Whether a run in the history may be the one this request started: created since, and of the
+    model asked for, or at least of the type asked for when the workspace default ran."""
     if generation.created_at < since_ms:
         return False
     model_id = generation.model.model_id if generation.model else None
-    return request.model is None or model_id in (None, request.model)
+    if model_id is None:
+        return True
+    if request.model is not None:
+        return model_id == request.model
+    made = TYPE_OF_PREFIX.get(prefix_of(model_id))
+    return made in (None, request.type)

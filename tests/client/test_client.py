@@ -69,7 +69,7 @@ def answer(status: int, body: Any, headers: dict[str, str] | None = None) -> Han
 
 
 def make_client(handler: Handler) -> tuple[FloraClient, Recorder]:
-    """One attempt per call: these tests are about one answer each (retries: tests/test_retries.py)."""
+    """One attempt per call: these tests are about one answer each (retries: tests/client/test_retries.py)."""
     recorder = Recorder(handler)
     http = httpx2.AsyncClient(transport=httpx2.MockTransport(recorder))
     return FloraClient(api_key=KEY, base_url=BASE, http=http, max_attempts=1), recorder

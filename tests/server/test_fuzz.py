@@ -5,7 +5,7 @@ server answers the next call.
 CI runs a fixed-seed, small budget (the "ci" profile in conftest.py). A longer run is one
 command away:
 
-    pytest tests/test_fuzz.py --hypothesis-profile=long
+    pytest tests/server/test_fuzz.py --hypothesis-profile=long
 """
 
 from __future__ import annotations

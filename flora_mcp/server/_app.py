@@ -35,13 +35,17 @@ _NEEDS_NOTHING: Final = frozenset({"initialize", "notifications/initialized", "p
 
 
 class OnFirstNeed:
-    """Middleware: runs `register` once, before the first request that may need what it adds,
-    and compacts the schemas of every `tools/list` answer (see `_schemas`)."""
+    """Middleware: once `initialize` is answered, starts the embedded sandbox (if used); runs
+    `register` once, before the first request that may need what it adds; and compacts the
+    schemas of every `tools/list` answer (see `_schemas`)."""
 
-    def __init__(self, register: Callable[[], None]) -> None:
+    def __init__(self, state: AppState, register: Callable[[], None]) -> None:
+        self._state = state
         self._register: Callable[[], None] | None = register
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "initialize":
+            self._state.want_sandbox()
         if self._register is not None and ctx.method not in _NEEDS_NOTHING:
             register, self._register = self._register, None
             register()
@@ -77,6 +81,6 @@ def build_server(settings: Settings, state: AppState | None = None) -> MCPServer
         version=__version__,
         lifespan=lifespan,
         log_level=settings.log_level,
-        middleware=[OnFirstNeed(register)],
+        middleware=[OnFirstNeed(state, register)],
     )
     return server

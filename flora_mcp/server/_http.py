@@ -85,6 +85,7 @@ async def serve_http(settings: Settings, on_ready: Callable[[str], None]) -> Non
     sock.bind((settings.host, settings.port))  # bound first, so port 0 resolves before we announce
     port = sock.getsockname()[1]
     async with AppState(settings).running() as state:
+        state.want_sandbox()  # no handshake to wait for: the sandbox serves every session
         server = build_server(settings, state=state)
         security = transport_security(settings)
         if settings.transport == "http":

@@ -42,6 +42,7 @@ class AppState:
         self._http: httpx2.AsyncClient | None = None
         self._sandbox: RunningSandbox | None = None
         self._sandbox_ready: anyio.Event | None = None
+        self._sandbox_wanted: anyio.Event | None = None
         # Per FLORA key (see `_context.account`), by digest so no key is held as a dict key.
         self.accounts: OrderedDict[str, Account] = OrderedDict()
         self._users = 0
@@ -50,12 +51,14 @@ class AppState:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[AppState]:
-        """The lifespan: the sandbox starts in a worker thread alongside `initialize` rather than
-        before it; the pool and sandbox close when the last user (session, HTTP server) leaves."""
+        """The lifespan: the sandbox starts in a worker thread once wanted (`want_sandbox`: after
+        the handshake, so `initialize` does not share the cores with it); the pool and sandbox close
+        when the last user (session, HTTP server) leaves."""
         self._users += 1
         async with anyio.create_task_group() as group:
             if self._users == 1 and self.settings.uses_sandbox:
-                self._sandbox_ready = anyio.Event()
+                self._sandbox_ready, self._sandbox_wanted = anyio.Event(), anyio.Event()
+                logger.warning("No FLORA_API_KEY set: the embedded FLORA sandbox stands in for FLORA")
                 group.start_soon(self._start_sandbox)
             try:
                 yield self
@@ -73,10 +76,16 @@ class AppState:
             self._http = httpx2.AsyncClient(timeout=self.settings.timeout)
         return self._http
 
+    def want_sandbox(self) -> None:
+        """Start the embedded sandbox now, if it is used and not started yet."""
+        if self._sandbox_wanted is not None:
+            self._sandbox_wanted.set()
+
     async def sandbox(self) -> RunningSandbox | None:
         """The embedded sandbox once it is up, or None when a real FLORA is used."""
         if self._sandbox_ready is None:
             return None
+        self.want_sandbox()
         await self._sandbox_ready.wait()
         if self._sandbox is None:
             raise ToolError("The embedded FLORA sandbox failed to start; see the server's log.")
@@ -102,7 +111,8 @@ class AppState:
             return self._journal
 
     async def _start_sandbox(self) -> None:
-        assert self._sandbox_ready is not None
+        assert self._sandbox_ready is not None and self._sandbox_wanted is not None
+        await self._sandbox_wanted.wait()
         # Lazy: the sandbox's server stack (uvicorn, Pillow) is only for runs without a key.
         from flora_mcp.sandbox import start_sandbox
 
@@ -125,7 +135,7 @@ class AppState:
         if self._sandbox is not None:
             sandbox, self._sandbox = self._sandbox, None
             await anyio.to_thread.run_sync(sandbox.stop)
-        self._sandbox_ready = None
+        self._sandbox_ready = self._sandbox_wanted = None
         self.accounts.clear()
         if self._journal is not None:
             journal, self._journal = self._journal, None

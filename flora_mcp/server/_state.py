@@ -55,18 +55,21 @@ class AppState:
         the handshake, so `initialize` does not share the cores with it); the pool and sandbox close
         when the last user (session, HTTP server) leaves."""
         self._users += 1
-        async with anyio.create_task_group() as group:
-            if self._users == 1 and self.settings.uses_sandbox:
-                self._sandbox_ready, self._sandbox_wanted = anyio.Event(), anyio.Event()
-                logger.warning("No FLORA_API_KEY set: the embedded FLORA sandbox stands in for FLORA")
-                group.start_soon(self._start_sandbox)
-            try:
-                yield self
-            finally:
-                self._users -= 1
-                if self._users == 0:
-                    with anyio.CancelScope(shield=True):
-                        await self._close()
+        try:
+            async with anyio.create_task_group() as group:
+                if self._users == 1 and self.settings.uses_sandbox:
+                    self._sandbox_ready, self._sandbox_wanted = anyio.Event(), anyio.Event()
+                    logger.warning("No FLORA_API_KEY set: the embedded FLORA sandbox stands in for FLORA")
+                    group.start_soon(self._start_sandbox)
+                try:
+                    yield self
+                finally:
+                    group.cancel_scope.cancel()  # a sandbox never wanted is never started
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                with anyio.CancelScope(shield=True):
+                    await self._close()
 
     @property
     def http(self) -> httpx2.AsyncClient:
@@ -111,22 +114,23 @@ class AppState:
             return self._journal
 
     async def _start_sandbox(self) -> None:
-        assert self._sandbox_ready is not None and self._sandbox_wanted is not None
-        await self._sandbox_wanted.wait()
-        # Lazy: the sandbox's server stack (uvicorn, Pillow) is only for runs without a key.
-        from flora_mcp.sandbox import start_sandbox
-
+        ready, wanted = self._sandbox_ready, self._sandbox_wanted
+        assert ready is not None and wanted is not None
         try:
-            self._sandbox = await anyio.to_thread.run_sync(
-                lambda: start_sandbox(speed=self.settings.sandbox_speed)
-            )
-            logger.warning(
-                "No FLORA_API_KEY set: using the embedded FLORA sandbox at %s", self._sandbox.base_url
-            )
+            await wanted.wait()
+            # Lazy: the sandbox's server stack (uvicorn, Pillow) is only for runs without a key.
+            from flora_mcp.sandbox import start_sandbox
+
+            with anyio.CancelScope(shield=True):  # a start under way finishes, so `_close` can stop it
+                sandbox = await anyio.to_thread.run_sync(
+                    lambda: start_sandbox(speed=self.settings.sandbox_speed)
+                )
+            self._sandbox = sandbox
+            logger.warning("The embedded FLORA sandbox serves at %s", sandbox.base_url)
         except Exception:
             logger.exception("The embedded FLORA sandbox failed to start")
         finally:
-            self._sandbox_ready.set()
+            ready.set()  # also when cancelled: nobody waits for a sandbox that will not come
 
     async def _close(self) -> None:
         if self._http is not None:

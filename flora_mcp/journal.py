@@ -16,12 +16,13 @@ Choices, and why:
 - Rows are scoped by an account digest (`account_digest`), never the key itself.
 - Bounded: at most `max_entries` rows per account (oldest pruned in the same transaction
   as an insert), and every free-text or JSON field capped, so a row stays a few KB.
-- The sync methods take well under a millisecond plus one fsync; `AsyncRunJournal` runs
-  them in a worker thread so a slow disk never stalls the event loop.
+- The methods take well under a millisecond plus one fsync; async callers run them in a
+  worker thread (`in_thread`) so a slow disk never stalls the event loop.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -32,13 +33,16 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import anyio.to_thread
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 RunKind = Literal["generation", "technique", "action"]
 RUN_KINDS: frozenset[str] = frozenset({"generation", "technique", "action"})
@@ -465,150 +469,11 @@ class RunJournal:
         )
 
 
-class AsyncRunJournal:
-    """`RunJournal` for async code: each call runs in a worker thread.
-
-    Not cancelled half-way: a write that has begun finishes (and is durable) even if the
-    awaiting task is cancelled, since `to_thread.run_sync` does not abandon its thread.
-    """
-
-    def __init__(self, journal: RunJournal) -> None:
-        self.sync = journal
-
-    @classmethod
-    async def open(
-        cls, path: str | os.PathLike[str], *, max_entries: int = DEFAULT_MAX_ENTRIES
-    ) -> AsyncRunJournal:
-        return cls(await anyio.to_thread.run_sync(lambda: RunJournal.open(path, max_entries=max_entries)))
-
-    async def close(self) -> None:
-        await anyio.to_thread.run_sync(self.sync.close)
-
-    async def record_intent(
-        self,
-        account: str,
-        local_id: str,
-        *,
-        kind: RunKind,
-        type: str | None,
-        prompt: str | None,
-        model: str | None,
-        params: Mapping[str, Any],
-        references: Iterable[str] = (),
-        workspace_id: str | None,
-        project_id: str | None,
-        quote_usd: float | None = None,
-        started_at: float,
-    ) -> None:
-        references = list(references)
-        await anyio.to_thread.run_sync(
-            lambda: self.sync.record_intent(
-                account,
-                local_id,
-                kind=kind,
-                type=type,
-                prompt=prompt,
-                model=model,
-                params=params,
-                references=references,
-                workspace_id=workspace_id,
-                project_id=project_id,
-                quote_usd=quote_usd,
-                started_at=started_at,
-            )
-        )
-
-    async def record_start(
-        self,
-        account: str,
-        run_id: str,
-        *,
-        local_id: str | None = None,
-        kind: RunKind,
-        type: str | None,
-        prompt: str | None,
-        model: str | None,
-        params: Mapping[str, Any],
-        references: Iterable[str] = (),
-        workspace_id: str | None,
-        project_id: str | None,
-        quote_usd: float | None,
-        started_at: float,
-        status: str = "pending",
-    ) -> None:
-        references = list(references)
-        await anyio.to_thread.run_sync(
-            lambda: self.sync.record_start(
-                account,
-                run_id,
-                local_id=local_id,
-                kind=kind,
-                type=type,
-                prompt=prompt,
-                model=model,
-                params=params,
-                references=references,
-                workspace_id=workspace_id,
-                project_id=project_id,
-                quote_usd=quote_usd,
-                started_at=started_at,
-                status=status,
-            )
-        )
-
-    async def drop_intent(self, account: str, local_id: str) -> bool:
-        return await anyio.to_thread.run_sync(lambda: self.sync.drop_intent(account, local_id))
-
-    async def settle(
-        self,
-        account: str,
-        run_id: str,
-        *,
-        status: str,
-        cost_usd: float | None,
-        outputs: list[dict[str, Any]],
-        seed: int | None,
-        error: str | None = None,
-        settled_at: float | None = None,
-    ) -> bool:
-        return await anyio.to_thread.run_sync(
-            lambda: self.sync.settle(
-                account,
-                run_id,
-                status=status,
-                cost_usd=cost_usd,
-                outputs=outputs,
-                seed=seed,
-                error=error,
-                settled_at=settled_at,
-            )
-        )
-
-    async def add_saved_paths(self, account: str, run_id: str, paths: Iterable[str]) -> bool:
-        paths = list(paths)
-        return await anyio.to_thread.run_sync(lambda: self.sync.add_saved_paths(account, run_id, paths))
-
-    async def get(self, account: str, run_ids: Iterable[str]) -> dict[str, JournalEntry]:
-        run_ids = list(run_ids)
-        return await anyio.to_thread.run_sync(lambda: self.sync.get(account, run_ids))
-
-    async def recent(
-        self,
-        account: str,
-        *,
-        workspace_id: str | None = None,
-        project_id: str | None = None,
-        limit: int = 50,
-        before: float | None = None,
-    ) -> list[JournalEntry]:
-        return await anyio.to_thread.run_sync(
-            lambda: self.sync.recent(
-                account, workspace_id=workspace_id, project_id=project_id, limit=limit, before=before
-            )
-        )
-
-    async def pending_intents(self, account: str) -> list[JournalEntry]:
-        return await anyio.to_thread.run_sync(lambda: self.sync.pending_intents(account))
+async def in_thread(method: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Call a `RunJournal` method from async code, in a worker thread so the loop never waits on
+    the disk. Not cancelled half-way: `to_thread.run_sync` does not abandon its thread, so a write
+    that has begun finishes (and is durable) even if the awaiting task is cancelled."""
+    return await anyio.to_thread.run_sync(functools.partial(method, *args, **kwargs))
 
 
 # Rows -------------------------------------------------------------------------------------

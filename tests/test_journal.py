@@ -22,11 +22,11 @@ from flora_mcp.journal import (
     INTENT,
     MAX_PARAMS_BYTES,
     MAX_PROMPT_CHARS,
-    AsyncRunJournal,
     JournalError,
     RunJournal,
     account_digest,
     default_journal_path,
+    in_thread,
 )
 
 KEY = "flora_live_k3y-that-must-never-reach-the-disk"
@@ -418,43 +418,32 @@ def test_the_default_path_is_the_users_data_folder_on_each_platform(
 
 
 @pytest.mark.anyio
-async def test_the_async_journal_records_and_reads_from_a_worker_thread(path: Path) -> None:
-    journal = await AsyncRunJournal.open(path)
+async def test_async_callers_record_and_read_through_a_worker_thread(path: Path) -> None:
+    journal = await in_thread(RunJournal.open, path)
+    threads: list[str] = []
+
+    def record(local_id: str) -> None:
+        threads.append(threading.current_thread().name)
+        journal.record_intent(
+            ACCOUNT,
+            local_id,
+            kind="generation",
+            type="audio",
+            prompt="a jingle",
+            model="t2a-x",
+            params={},
+            workspace_id="ws_1",
+            project_id="prj_1",
+            started_at=3.0,
+        )
+
     try:
-        await journal.record_intent(
-            ACCOUNT,
-            "idem-a",
-            kind="generation",
-            type="audio",
-            prompt="a jingle",
-            model="t2a-x",
-            params={},
-            workspace_id="ws_1",
-            project_id="prj_1",
-            started_at=3.0,
-        )
-        assert [i.local_id for i in await journal.pending_intents(ACCOUNT)] == ["idem-a"]
-        await journal.record_start(
-            ACCOUNT,
-            "run_a",
-            local_id="idem-a",
-            kind="generation",
-            type="audio",
-            prompt="a jingle",
-            model="t2a-x",
-            params={},
-            workspace_id="ws_1",
-            project_id="prj_1",
-            quote_usd=0.1,
-            started_at=3.0,
-        )
-        assert await journal.settle(ACCOUNT, "run_a", status="completed", cost_usd=0.1, outputs=[], seed=None)
-        assert await journal.add_saved_paths(ACCOUNT, "run_a", ["/j.mp3"])
-        assert (await journal.get(ACCOUNT, ["run_a"]))["run_a"].saved_paths == ["/j.mp3"]
-        assert [e.run_id for e in await journal.recent(ACCOUNT, project_id="prj_1")] == ["run_a"]
-        assert not await journal.drop_intent(ACCOUNT, "idem-a")
+        await in_thread(record, "idem-a")
+        assert threads != [threading.current_thread().name]  # not on the event loop's thread
+        assert [i.local_id for i in await in_thread(journal.pending_intents, ACCOUNT)] == ["idem-a"]
+        assert not await in_thread(journal.drop_intent, ACCOUNT, "idem-b")
     finally:
-        await journal.close()
+        journal.close()
 
 
 def test_a_local_id_already_bound_to_another_run_is_not_taken_over(journal: RunJournal) -> None:

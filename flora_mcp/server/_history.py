@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flora_mcp.client import APIStatusError, ConflictError, GenerationRequest, Run, RunStarted
-from flora_mcp.journal import AsyncRunJournal, JournalEntry, JournalError, RunKind
+from flora_mcp.journal import JournalEntry, JournalError, RunJournal, RunKind, in_thread
 from flora_mcp.server._references import REFERENCE_PARAMS
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class History:
-    journal: AsyncRunJournal | None
+    journal: RunJournal | None
     account: str  # the journal's digest of the key, never the key
 
     async def intent(self, request: GenerationRequest, kind: RunKind = "generation") -> str:
@@ -120,7 +120,7 @@ class History:
     async def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
         # The journal is a convenience: a full disk or a locked file must not fail a paid run's answer.
         try:
-            return await method(*args, **kwargs)
+            return await in_thread(method, *args, **kwargs)
         except (JournalError, OSError, ValueError) as exc:
             logger.warning("Run journal unavailable: %s", exc)
             return None

@@ -21,7 +21,7 @@ from mcp.types import ImageContent
 from flora_mcp.settings import Settings
 
 if TYPE_CHECKING:
-    from flora_mcp.journal import AsyncRunJournal
+    from flora_mcp.journal import RunJournal
     from flora_mcp.sandbox import RunningSandbox
     from flora_mcp.server._account import Account
 
@@ -46,7 +46,7 @@ class AppState:
         # Per FLORA key (see `_context.account`), by digest so no key is held as a dict key.
         self.accounts: OrderedDict[str, Account] = OrderedDict()
         self._users = 0
-        self._journal: AsyncRunJournal | None = None
+        self._journal: RunJournal | None = None
         self._journal_lock: anyio.Lock | None = None
 
     @asynccontextmanager
@@ -94,7 +94,7 @@ class AppState:
             raise ToolError("The embedded FLORA sandbox failed to start; see the server's log.")
         return self._sandbox
 
-    async def journal(self) -> AsyncRunJournal | None:
+    async def journal(self) -> RunJournal | None:
         """The local run journal, opened on first use; None when off or unusable (said once in the log)."""
         if self.settings.journal == "off":
             return None
@@ -103,11 +103,11 @@ class AppState:
         async with self._journal_lock:
             if self._journal is None:
                 # Lazy: sqlite3 and the journal are not needed to answer `initialize`.
-                from flora_mcp.journal import AsyncRunJournal, JournalError, default_journal_path
+                from flora_mcp.journal import JournalError, RunJournal, default_journal_path, in_thread
 
                 path = default_journal_path() if self.settings.journal == "auto" else self.settings.journal
                 try:
-                    self._journal = await AsyncRunJournal.open(path)
+                    self._journal = await in_thread(RunJournal.open, path)
                 except (JournalError, OSError) as exc:
                     logger.warning("Run journal at %s unusable, going on without it: %s", path, exc)
                     self.settings = self.settings.model_copy(update={"journal": "off"})
@@ -143,4 +143,4 @@ class AppState:
         self.accounts.clear()
         if self._journal is not None:
             journal, self._journal = self._journal, None
-            await journal.close()
+            journal.close()

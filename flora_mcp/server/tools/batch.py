@@ -28,11 +28,12 @@ from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
 from flora_mcp.server._consent import Answer, Consent, Decided, Line, Spend, decide, line_for, outcome, total
 from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
+from flora_mcp.server._defaults import default_place
 from flora_mcp.server._inline import inline_outputs
 from flora_mcp.server._model_choice import ModelChoice, choose
 from flora_mcp.server._runs import start_recorded
 from flora_mcp.server.tools.arguments import GenerationTypeArg, Prompt, WaitSeconds
-from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS, Ask, _where
+from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS
 from flora_mcp.server.waiting import wait_for_runs
 
 MAX_ITEMS: Final = 20  # FLORA's own batch limit
@@ -94,9 +95,8 @@ async def generate_batch(
     if not valid:
         raise ToolError("No item can start. " + " ".join(_refusals(checked)))
     acct = await account(ctx)
-    ask = Ask("", "image", len(valid), None, {}, workspace_id, project_id, wait_seconds)
     with api_errors(not_found="Workspace or project not found: omit both to use the defaults."):
-        workspace_id, project_id = await _where(state.settings, acct, ask)
+        workspace_id, project_id = await default_place(state.settings, acct, workspace_id, project_id)
     started = await _start_all(acct, valid, workspace_id, project_id)
     ids = [s.run_id for _, s in _started_in_order(valid, started)]
     if not ids:  # nothing spent: an error the agent cannot miss

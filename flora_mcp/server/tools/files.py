@@ -24,12 +24,13 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from flora_mcp import files
-from flora_mcp.client import ConflictError, FloraClient, RunOutput
+from flora_mcp.client import ConflictError, RunOutput
 from flora_mcp.downloads import FetchRefused, fetch_bytes, fetch_output
 from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
 from flora_mcp.server._context import Ctx, account, api_errors, loopback_origins, media_origins
+from flora_mcp.server._defaults import default_workspace
 from flora_mcp.server._references import fetchable
 from flora_mcp.server._roots import Allowed, allowed_folders
 from flora_mcp.settings import Settings
@@ -59,7 +60,9 @@ async def upload_asset(
         upload = await _local(ctx, str(local[0]) if local else source)
     acct = await account(ctx)
     with api_errors(not_found=f"Workspace {workspace_id!r} was not found: use one from list_workspaces."):
-        where = await _workspace(state.settings, acct.client, workspace_id)
+        if workspace_id is not None:
+            _checks.check_id("workspace_id", workspace_id)
+        where = await default_workspace(state.settings, acct, workspace_id)
         try:
             asset = await acct.client.upload_asset(where, upload.data, upload.content_type, upload.file_name)
         except ConflictError as exc:
@@ -180,20 +183,6 @@ async def _local(ctx: Ctx, path: str) -> files.Upload:
 
 def _max_bytes(settings: Settings) -> int:
     return int(settings.upload_max_mb * 1_000_000)
-
-
-async def _workspace(settings: Settings, client: FloraClient, given: str | None) -> str:
-    """As given, else the configured one, else the key's only workspace (as `generate` picks)."""
-    if given is not None:
-        _checks.check_id("workspace_id", given)
-        return given
-    if settings.workspace_id is not None:
-        return settings.workspace_id
-    workspaces = await client.list_workspaces()
-    if len(workspaces) != 1:
-        listed = ", ".join(f"{w.workspace_id} ({w.name})" for w in workspaces) or "none"
-        raise ToolError(f"Pass workspace_id: this key's workspaces are {listed}.")
-    return workspaces[0].workspace_id
 
 
 async def _content(

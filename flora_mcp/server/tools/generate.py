@@ -30,12 +30,12 @@ from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
 from flora_mcp.server._consent import Answer, Consent, Decided, Spend, decide, line_for, outcome
 from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
+from flora_mcp.server._defaults import default_place
 from flora_mcp.server._inline import inline_outputs
 from flora_mcp.server._model_choice import choose
 from flora_mcp.server._runs import start_recorded
 from flora_mcp.server.tools.arguments import GenerationTypeArg, Prompt, WaitSeconds
 from flora_mcp.server.waiting import wait_for_runs
-from flora_mcp.settings import Settings
 
 MAX_COUNT: Final = 8
 DEFAULT_WAIT_SECONDS: Final = 45
@@ -107,7 +107,7 @@ async def generate_for(ctx: Ctx, ask: Ask) -> CallToolResult:
     client = acct.client
     choice = await choose(acct, type_, ask.model, ask.params, await media_origins(state))
     with api_errors(not_found="Workspace or project not found: omit both to use the defaults."):
-        workspace_id, project_id = await _where(state.settings, acct, ask)
+        workspace_id, project_id = await default_place(state.settings, acct, ask.workspace_id, ask.project_id)
     request = GenerationRequest(
         type=type_,
         prompt=ask.prompt,
@@ -153,30 +153,6 @@ async def generate_for(ctx: Ctx, ask: Ask) -> CallToolResult:
 def _total(quotes: Iterable[float | None]) -> float | None:
     known = [q for q in quotes if q is not None]
     return round(sum(known), 6) if known else None
-
-
-async def _where(settings: Settings, acct: Account, ask: Ask) -> tuple[str, str]:
-    """The workspace and project to use: as given, else the configured or only ones."""
-    client = acct.client
-    workspace_id = ask.workspace_id or settings.workspace_id
-    if workspace_id is None and ask.project_id is not None:
-        workspace_id = (await client.get_project(ask.project_id)).workspace_id
-    if workspace_id is None:
-        workspaces = await client.list_workspaces()
-        if not workspaces:
-            raise ToolError("This FLORA key has no workspace: create one in FLORA first.")
-        if len(workspaces) > 1:
-            listed = ", ".join(f"{w.workspace_id} ({w.name})" for w in workspaces)
-            raise ToolError(f"This key can use several workspaces; pass workspace_id, one of: {listed}.")
-        workspace_id = workspaces[0].workspace_id
-    if ask.project_id is not None:
-        return workspace_id, ask.project_id
-    name = settings.project_name
-    async with acct.project_lock:  # two calls at once must not each create the project
-        async for project in client.iter_projects(workspace_id, query=name):
-            if project.name == name:
-                return workspace_id, project.project_id
-        return workspace_id, (await client.create_project(workspace_id, name)).project_id
 
 
 def _why(exc: FloraError | ToolError) -> str:

@@ -23,13 +23,13 @@ from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
 from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
+from flora_mcp.server._defaults import default_place, default_workspace
 from flora_mcp.server._inline import inline_outputs
 from flora_mcp.server._references import HOW_TO_GET_ONE, fetchable
 from flora_mcp.server.tools import actions
 from flora_mcp.server.tools.arguments import WaitSeconds
-from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS, Ask, _where
+from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS
 from flora_mcp.server.waiting import wait_for_runs
-from flora_mcp.settings import Settings
 
 MEDIA_KINDS: Final = {"imageUrl": "image", "videoUrl": "video", "audioUrl": "audio", "documentUrl": "file"}
 LIST_LIMIT: Final = 100
@@ -96,10 +96,7 @@ async def run_technique(
         raise ToolError(f"params are for actions; technique {technique.technique_id!r} takes only inputs.")
     check_inputs(technique, inputs, origins)
     with api_errors(not_found=f"Project {project_id!r} was not found: use one from list_projects."):
-        if project_id is None:
-            workspace = await default_workspace(state.settings, acct)
-        else:
-            workspace = (await acct.client.get_project(project_id)).workspace_id
+        workspace = await default_workspace(state.settings, acct, project_id=project_id)
     with api_errors():
         try:
             started = await acct.client.run_technique(technique.technique_id, workspace, inputs)
@@ -123,18 +120,9 @@ async def _run_action(
     given = actions.action_inputs(action, inputs, origins)
     actions.check_params(action, params)
     # The action's runs belong to a project: the one given (and its workspace), else generate's default.
-    ask = Ask(
-        prompt="",
-        type="image",
-        count=1,
-        model=None,
-        params={},
-        workspace_id=None,
-        project_id=project_id,
-        wait_seconds=0,
-    )
+    settings = ctx.request_context.lifespan_context.settings
     with api_errors(not_found=f"Project {project_id!r} was not found: use one from list_projects."):
-        workspace, project = await _where(ctx.request_context.lifespan_context.settings, acct, ask)
+        workspace, project = await default_place(settings, acct, None, project_id)
         try:
             started = await acct.client.run_action(
                 action.action_id, workspace, project, given, params or None
@@ -209,19 +197,6 @@ def _check_media(where: str, url: str, slot: TechniqueSlot, origins: Sequence[st
         and guessed != expected
     ):
         raise ToolError(f"{where} looks like {guessed}, but {slot.id} takes {_what(slot)}.")
-
-
-async def default_workspace(settings: Settings, acct: Account) -> str:
-    """The configured workspace, else the key's only one (as `generate` picks it)."""
-    if settings.workspace_id is not None:
-        return settings.workspace_id
-    workspaces = await acct.client.list_workspaces()
-    if len(workspaces) == 1:
-        return workspaces[0].workspace_id
-    if not workspaces:
-        raise ToolError("This FLORA key has no workspace: create one in FLORA first.")
-    listed = ", ".join(f"{w.workspace_id} ({w.name})" for w in workspaces)
-    raise ToolError(f"This key can use several workspaces ({listed}): pass a project_id of the one to use.")
 
 
 def lost_start(exc: ConflictError) -> str:

@@ -144,6 +144,16 @@ async def text_to_image_model(mcp: Client, aspect_ratio: str) -> dict[str, Any]:
     raise AssertionError(f"no text→image model offers {aspect_ratio}")
 
 
+async def wait_for_settled_cost(mcp: Client, run_id: str) -> dict[str, Any]:
+    """Read the run's status until FLORA has settled its cost (a condition with a timeout)."""
+    with anyio.fail_after(10):
+        while True:
+            status = await call_ok(mcp, "get_generation_status", {"run_id": run_id})
+            if status["cost_usd"] is not None:
+                return status
+            await anyio.sleep(0.1)
+
+
 async def four_steps(mcp: Client, aspect_ratio: str = "4:3") -> dict[str, Any]:
     """The seed's four steps for one image; the completed run (shown inline) it ends with."""
     workspace_id, project_id = await workspace_and_project(mcp)

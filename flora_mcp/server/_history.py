@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flora_mcp.client import APIStatusError, ConflictError, GenerationRequest, Run, RunStarted
@@ -21,11 +22,15 @@ from flora_mcp.server._references import REFERENCE_PARAMS
 
 logger = logging.getLogger(__name__)
 
+MAX_REMEMBERED = 4096
+
 
 @dataclass
 class History:
     journal: RunJournal | None
     account: str  # the journal's digest of the key, never the key
+    # Runs whose end (and cost, once settled) is written: reading a finished run again writes nothing.
+    _written: OrderedDict[tuple[str, bool], None] = field(default_factory=OrderedDict)
 
     async def intent(self, request: GenerationRequest, kind: RunKind = "generation") -> str:
         """Written just before the POST: if the answer is lost in a crash, the intent remains."""
@@ -73,7 +78,11 @@ class History:
     async def settle(self, runs: Iterable[Run]) -> None:
         """Runs seen ending: their outcome, and the cost once FLORA has settled it."""
         for run in runs:
-            if run.status in ("completed", "failed"):
+            seen = (run.run_id, run.charged_cost is not None)
+            if run.status in ("completed", "failed") and seen not in self._written:
+                self._written[seen] = None
+                if len(self._written) > MAX_REMEMBERED:
+                    self._written.popitem(last=False)
                 outputs = [o.model_dump(mode="json") for o in run.outputs]
                 await self._write(
                     "settle",

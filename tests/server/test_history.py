@@ -13,8 +13,9 @@ from mcp.client import Client
 from mcp.types import ImageContent, TextContent
 from PIL import Image
 
+from flora_mcp.journal import RunJournal, account_digest, default_journal_path
 from flora_mcp.sandbox import RunningSandbox
-from tests.conftest import call_ok, error_text
+from tests.conftest import call_ok, error_text, wait_for_settled_cost
 
 pytestmark = pytest.mark.anyio
 
@@ -116,3 +117,14 @@ async def test_more_than_twenty_run_ids_are_refused(mcp: Client) -> None:
     result = await mcp.call_tool("list_generations", {"run_ids": [f"run_{i}" for i in range(21)]})
     assert result.is_error
     assert "run_ids" in error_text(result)
+
+
+async def test_the_journal_keeps_a_finished_runs_outcome_and_settled_cost(mcp: Client, api_key: str) -> None:
+    made = await call_ok(mcp, "generate", {"prompt": "a mug at noon"})
+    run_id = made["runs"][0]["run_id"]
+    await wait_for_settled_cost(mcp, run_id)
+    await call_ok(mcp, "get_generation_status", {"run_id": run_id})  # read again: nothing new to write
+    with RunJournal.open(default_journal_path()) as journal:
+        entry = journal.get(account_digest(api_key), [run_id])[run_id]
+    assert (entry.status, entry.prompt) == ("completed", "a mug at noon")
+    assert entry.cost_usd is not None and entry.outputs

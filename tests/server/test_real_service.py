@@ -8,7 +8,6 @@ import statistics
 import uuid
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
 from mcp.client import Client
@@ -18,7 +17,7 @@ from pydantic import SecretStr
 from flora_mcp.sandbox import RunningSandbox, parse_faults
 from flora_mcp.server import build_server
 from flora_mcp.settings import Settings
-from tests.conftest import call_ok, error_text, wait_for_run, workspace_and_project
+from tests.conftest import call_ok, error_text, wait_for_run, wait_for_settled_cost, workspace_and_project
 
 pytestmark = pytest.mark.anyio
 
@@ -47,16 +46,6 @@ def _likeness(a: Image.Image, b: Image.Image) -> float:
 async def _i2i_model(mcp: Client) -> str:
     rows = (await call_ok(mcp, "list_models", {"type": "image"}))["models"]
     return str(next(r["model_id"] for r in rows if r.get("takes") == ["params.image_url"]))
-
-
-async def _until_settled(mcp: Client, run_id: str) -> dict[str, Any]:
-    """Read the run's status until FLORA has settled its cost (a condition with a timeout)."""
-    with anyio.fail_after(10):
-        while True:
-            status = await call_ok(mcp, "get_generation_status", {"run_id": run_id})
-            if status["cost_usd"] is not None:
-                return status
-            await anyio.sleep(0.1)
 
 
 async def test_an_earlier_output_is_the_reference_of_an_image_to_image_run_whose_output_derives_from_it(
@@ -149,7 +138,7 @@ async def test_the_start_shows_a_labelled_quote_and_the_status_the_settled_cost_
     assert done is not None and "charged_cost" not in done
     if done["cost_usd"] is None:  # FLORA settles a little after the end
         assert "not settled" in done["cost_note"]
-    status = await _until_settled(mcp, started["run_id"])
+    status = await wait_for_settled_cost(mcp, started["run_id"])
     assert status["cost_usd"] == pytest.approx(run.cost_usd)
     assert status["cost_usd"] != started["quoted_cost_usd"]  # a quote is not the bill
 

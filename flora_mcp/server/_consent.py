@@ -59,7 +59,7 @@ Consent = ElicitationResult[Answer | Decided]
 class Line:
     """One thing a call buys: a run of `model` (or of the workspace default) and its estimate."""
 
-    type: GenerationType
+    type: str  # a generation type, or "technique run" / "action run"
     model: str | None  # None: the workspace's default, priced as `priced_as`
     usd: float
     priced_as: str | None = None
@@ -79,7 +79,7 @@ class Spend:
         counts = Counter((line.type, line.model, line.priced_as) for line in self.lines)
         parts = []
         for (type_, model, priced_as), n in counts.items():
-            kind = PLURAL[type_] if n > 1 else type_
+            kind = PLURAL.get(type_, f"{type_}s") if n > 1 else type_
             what = model or f"the workspace's default model (estimated as {priced_as or 'unknown'})"
             parts.append(f"{n} {kind} of {what}")
         return ", ".join(parts)

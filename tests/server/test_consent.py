@@ -168,3 +168,21 @@ async def test_generate_for_a_client_that_cannot_ask_names_the_total_and_waits_f
     assert runs_of(sandbox, settings) == 0
     data = await call_ok(client, "generate", {**arguments, "confirm_spend_usd": 0.06})
     assert len(data["runs"]) == 2 and runs_of(sandbox, settings) == 2
+
+
+async def test_a_technique_above_the_threshold_asks_with_its_run_cost_and_a_decline_starts_nothing(
+    sandbox: RunningSandbox,
+) -> None:
+    settings = settings_for(sandbox, confirm_above=0.10)  # the product-shot technique costs $0.12
+    async with Client(build_server(settings)) as plain_client:
+        image = await call_ok(plain_client, "generate", {"prompt": "a ceramic mug"})
+    mug = image["runs"][0]["outputs"][0]["url"]
+    arguments = {"technique_id": "tech_product-shot", "inputs": {"product": mug}}
+    user = User(ElicitResult(action="decline"))
+    async with Client(build_server(settings), elicitation_callback=user) as client:
+        jobs_before = len(sandbox.state.jobs)
+        result = await client.call_tool("run_technique", arguments)
+    [question] = user.asked
+    assert "$0.12" in question and "technique run of tech_product-shot" in question
+    assert result.is_error and "did not agree" in error_text(result)
+    assert len(sandbox.state.jobs) == jobs_before

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
+from mcp.server.mcpserver import Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +23,7 @@ from flora_mcp.client import Action, ConflictError, FloraError, RunStarted, Tech
 from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
+from flora_mcp.server._consent import Answer, Consent, Decided, Line, Spend, decide, outcome
 from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
 from flora_mcp.server._defaults import default_place, default_workspace
 from flora_mcp.server._inline import inline_outputs
@@ -74,14 +76,34 @@ async def list_techniques(
     return results.structured(data)
 
 
+async def _ask_first(
+    ctx: Ctx, technique_id: str, confirm_spend_usd: float | None
+) -> Elicit[Answer] | Decided:
+    """The consent resolver: a technique's `run_cost` or an action's price, as listed."""
+    acct = await account(ctx)
+    with api_errors():
+        action = next((a for a in await acct.client.list_actions() if a.action_id == technique_id), None)
+    if action is not None:
+        line = Line("action run", action.action_id, action.charged_cost)
+    else:
+        technique = await _technique(acct, technique_id)
+        line = Line("technique run", technique.technique_id, technique.run_cost)
+    return decide(ctx, Spend((line,)), confirm_spend_usd)
+
+
 async def run_technique(
     technique_id: TechniqueId,
     inputs: dict[str, Any],
     ctx: Ctx,
+    consent: Annotated[Consent, Resolve(_ask_first)],
     params: dict[str, Any] | None = None,
     project_id: str | None = None,
     wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+    confirm_spend_usd: float | None = None,
 ) -> Annotated[CallToolResult, RunsStarted]:
+    decided = outcome(consent)
+    if not decided.start:
+        raise ToolError(decided.why)
     if project_id is not None:
         _checks.check_id("project_id", project_id)
     acct = await account(ctx)

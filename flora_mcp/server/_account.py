@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from flora_mcp.client import FloraClient, GenerationType, Model
+from flora_mcp.client import FloraClient, FloraError, GenerationType, Model
 from flora_mcp.server._history import History
 from flora_mcp.server._starting import RunClaims
 from flora_mcp.server.waiting import StartedRuns
@@ -45,6 +45,17 @@ class Account:
     runs: StartedRuns = field(default_factory=StartedRuns)
     claims: RunClaims = field(default_factory=RunClaims)
     project_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    _canvas_urls: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.models = ModelCache(self.client)
+
+    async def canvas_url(self, project_id: str) -> str | None:
+        """Where the user opens a project in FLORA; read once per project, None if unreadable
+        (a link is a courtesy: it must not fail the result it decorates)."""
+        if project_id not in self._canvas_urls:
+            try:
+                self._canvas_urls[project_id] = (await self.client.get_canvas(project_id)).canvas_url
+            except FloraError:
+                return None
+        return self._canvas_urls[project_id]

@@ -49,3 +49,9 @@ async def test_a_new_projects_canvas_is_empty_but_openable(mcp: Client) -> None:
 async def test_a_canvas_of_no_project_is_refused_clearly(mcp: Client, project_id: str, named: str) -> None:
     result = await mcp.call_tool("get_canvas", {"project_id": project_id})
     assert result.is_error and named in error_text(result)
+
+
+async def test_a_generation_result_links_to_its_projects_canvas(mcp: Client) -> None:
+    made = await call_ok(mcp, "generate", {"prompt": "a mug"})
+    canvas = await call_ok(mcp, "get_canvas", {"project_id": made["project_id"]})
+    assert made["canvas_url"] == canvas["canvas_url"] and made["project_id"] in made["canvas_url"]

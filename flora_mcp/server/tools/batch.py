@@ -119,6 +119,7 @@ async def generate_batch(
     data: dict[str, Any] = {
         "workspace_id": workspace_id,
         "project_id": project_id,
+        "canvas_url": await acct.canvas_url(project_id),
         "items": [_item_data(c, started.get(c.index)) for c in checked],
         "estimated_cost_usd": spend.total_usd,
         "quoted_cost_usd": total(s.quoted_cost for s in started.values() if isinstance(s, RunStarted)),

@@ -138,6 +138,7 @@ async def generate_for(ctx: Ctx, ask: Ask) -> CallToolResult:
     data: dict[str, Any] = {
         "workspace_id": workspace_id,
         "project_id": project_id,
+        "canvas_url": await acct.canvas_url(project_id),
         "model": model or "the workspace's default model",
         "type": type_,
         "prompt": ask.prompt,

@@ -152,7 +152,12 @@ async def _run_action(
         except ConflictError as exc:
             raise ToolError(lost_start(exc)) from exc
     cost = started.quoted_cost if started.quoted_cost is not None else action.charged_cost
-    about = {"action_id": action.action_id, "workspace_id": workspace, "project_id": project}
+    about = {
+        "action_id": action.action_id,
+        "workspace_id": workspace,
+        "project_id": project,
+        "canvas_url": await acct.canvas_url(project),
+    }
     return await follow_started(ctx, acct, started, wait_seconds, {**about, "quoted_cost_usd": cost})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from PIL import Image
 
 from flora_mcp import rendering
 from flora_mcp.client import Run
-from flora_mcp.sandbox import RunningSandbox
+from flora_mcp.sandbox import RunningSandbox, parse_faults
 from flora_mcp.sandbox._catalogue import DEFAULT_MODELS, MODELS
 from tests.conftest import call_ok, error_text
 
@@ -178,3 +179,11 @@ def test_a_small_inline_budget_shrinks_the_picture_until_it_fits() -> None:
     assert len(data) <= 40_000
     with Image.open(io.BytesIO(data)) as shown:
         assert max(shown.size) < 1024 and abs(shown.width / shown.height - 4 / 3) < 0.01
+
+
+async def test_runs_are_started_two_at_a_time_as_flora_advises(mcp: Client, sandbox: RunningSandbox) -> None:
+    sandbox.state.faults.add(*parse_faults("POST /generate latency=0.5 times=4"))
+    began = time.monotonic()
+    result = await call_ok(mcp, "generate", {"prompt": "four mugs", "count": 4, "wait_seconds": 0})
+    assert len(result["runs"]) == 4
+    assert time.monotonic() - began >= 1.0  # two rounds of two half-second starts, not one of four

@@ -33,11 +33,10 @@ from flora_mcp.server._inline import inline_outputs
 from flora_mcp.server._model_choice import ModelChoice, choose
 from flora_mcp.server._runs import start_recorded
 from flora_mcp.server.tools.arguments import GenerationTypeArg, Prompt, WaitSeconds
-from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS
+from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS, MAX_STARTING
 from flora_mcp.server.waiting import wait_for_runs
 
 MAX_ITEMS: Final = 20  # FLORA's own batch limit
-MAX_STARTING: Final = 2  # FLORA advises about 2 concurrent starts per workspace (Krea drops more)
 
 
 class BatchItem(BaseModel):

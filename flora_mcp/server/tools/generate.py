@@ -38,6 +38,7 @@ from flora_mcp.server.tools.arguments import GenerationTypeArg, Prompt, WaitSeco
 from flora_mcp.server.waiting import wait_for_runs
 
 MAX_COUNT: Final = 8
+MAX_STARTING: Final = 2  # FLORA advises about 2 concurrent starts per workspace (Krea drops more)
 DEFAULT_WAIT_SECONDS: Final = 45
 
 
@@ -163,13 +164,16 @@ def _why(exc: FloraError | ToolError) -> str:
 async def _start_all(
     acct: Account, request: GenerationRequest, count: int
 ) -> tuple[list[RunStarted], list[FloraError | ToolError]]:
-    """Start `count` runs at once; the ones that started, and why any did not."""
+    """Start `count` runs, as many at once as FLORA advises; the ones that started, and why any did
+    not. The requests are identical, so a lost answer recovered as another's run changes nothing."""
     started: list[RunStarted | None] = [None] * count  # in request order, whatever order they finish
     failures: list[FloraError | ToolError] = []
+    pace = anyio.CapacityLimiter(MAX_STARTING)
 
     async def one(index: int) -> None:
         try:
-            started[index] = await start_recorded(acct, request)
+            async with pace:
+                started[index] = await start_recorded(acct, request)
         except (FloraError, ToolError) as exc:  # one failure must not hide the runs that did start
             failures.append(exc)
 

@@ -3,17 +3,15 @@ and a check that a request the client sent is one the contract accepts (openapi-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import yaml
 from openapi_core import OpenAPI
-from openapi_core.datatypes import RequestParameters
-from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from tests.openapi_check import openapi_request
 
 CONTRACT = Path(__file__).parents[1] / "contract" / "openapi.yaml"
 BASE = "https://flora.test/api/v1"
@@ -69,32 +67,6 @@ def _openapi() -> OpenAPI:
     return OpenAPI.from_dict(spec)
 
 
-@dataclass
-class _Request:
-    """openapi-core's Request protocol over an httpx2 request."""
-
-    host_url: str
-    path: str
-    method: str
-    body: bytes | None
-    content_type: str
-    parameters: Any
-
-
 def check_request(request: httpx2.Request) -> None:
     """Raise unless the contract accepts `request`: its path, query and JSON body (schema and all)."""
-    url = urlsplit(str(request.url))
-    _openapi().validate_request(
-        _Request(
-            host_url=f"{url.scheme}://{url.netloc}",
-            path=url.path,
-            method=request.method.lower(),
-            body=request.content or None,
-            content_type=request.headers.get("content-type", ""),
-            parameters=RequestParameters(
-                query=ImmutableMultiDict(parse_qs(url.query, keep_blank_values=True)),
-                header=Headers(dict(request.headers)),
-                cookie=ImmutableMultiDict(),
-            ),
-        )
-    )
+    _openapi().validate_request(openapi_request(request))

@@ -28,6 +28,7 @@ from flora_mcp.client import (
     UploadError,
 )
 from tests.client._contract import BASE, check_request, contract, instance, response_schema
+from tests.fakes import FakeTime
 
 pytestmark = [
     pytest.mark.anyio,
@@ -40,21 +41,6 @@ STORAGE = "https://upload.imagekit.io/api/v1/files/upload"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 Answer = Callable[[httpx2.Request], httpx2.Response]
-
-
-class FakeTime:
-    """A clock that moves only when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.waits: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
 class API:

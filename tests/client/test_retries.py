@@ -30,6 +30,7 @@ from flora_mcp.client import (
     RunIdMissingError,
 )
 from flora_mcp.client._retry import RATE_LIMIT_WAIT
+from tests.fakes import FakeTime
 
 pytestmark = pytest.mark.anyio
 
@@ -40,21 +41,6 @@ REQUEST = GenerationRequest(type="image", prompt="a red fox", workspace_id="ws_1
 
 # One scripted answer: a status (with an error envelope), a whole response, or a transport error.
 Step = int | httpx2.Response | type[httpx2.TransportError]
-
-
-class FakeTime:
-    """A clock that moves only when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.waits: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
 class Script:
@@ -82,7 +68,7 @@ def make_client(
     *steps: Step, ok: dict[str, Any] | None = None, **options: Any
 ) -> tuple[FloraClient, Script, FakeTime]:
     script = Script(list(steps), ok if ok is not None else {"workspaces": []})
-    fake = FakeTime()
+    fake = FakeTime(start=1000.0)
     http = httpx2.AsyncClient(transport=httpx2.MockTransport(script))
     options = {"sleep": fake.sleep, "clock": fake.clock} | options
     return FloraClient(api_key=KEY, base_url=BASE, http=http, **options), script, fake

@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import httpx2
@@ -20,10 +17,9 @@ import jsonschema
 import pytest
 import yaml
 from openapi_core import OpenAPI
-from openapi_core.datatypes import RequestParameters
-from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from flora_mcp.sandbox import RunningSandbox, start_sandbox
+from tests.openapi_check import openapi_request, openapi_response
 
 pytestmark = pytest.mark.anyio
 
@@ -43,49 +39,9 @@ def openapi(emulator: RunningSandbox) -> OpenAPI:
     return OpenAPI.from_dict(spec)
 
 
-@dataclass
-class _Request:
-    """openapi-core's Request protocol over an httpx2 request."""
-
-    host_url: str
-    path: str
-    method: str
-    body: bytes | None
-    content_type: str
-    parameters: Any
-
-
-@dataclass
-class _Response:
-    status_code: int
-    content_type: str
-    headers: Headers
-    data: bytes
-
-
 def conforms(openapi: OpenAPI, response: httpx2.Response) -> httpx2.Response:
     """Validate `response` against the contract; raises when its status or body is not as documented."""
-    request = response.request
-    url = urlsplit(str(request.url))
-    openapi_request = _Request(
-        host_url=f"{url.scheme}://{url.netloc}",
-        path=url.path,
-        method=request.method.lower(),
-        body=request.content or None,
-        content_type=request.headers.get("content-type", ""),
-        parameters=RequestParameters(
-            query=ImmutableMultiDict(parse_qs(url.query, keep_blank_values=True)),
-            header=Headers(dict(request.headers)),
-            cookie=ImmutableMultiDict(),
-        ),
-    )
-    openapi_response = _Response(
-        status_code=response.status_code,
-        content_type=response.headers.get("content-type", "").lower(),
-        headers=Headers(dict(response.headers)),
-        data=response.content,
-    )
-    openapi.validate_response(openapi_request, openapi_response)
+    openapi.validate_response(openapi_request(response.request), openapi_response(response))
     return response
 
 

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx2
 import pytest
 
-from flora_mcp.sandbox import RunningSandbox, start_sandbox
-from tests.sandbox.surface_helpers import SPEED, client, image_output, picture, png, project, upload, wait
+from flora_mcp.sandbox import RunningSandbox
+from tests.sandbox.surface_helpers import client, image_output, picture, png, project, upload, wait
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[RunningSandbox]:
-    with start_sandbox(speed=SPEED) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(emulator: RunningSandbox) -> AsyncIterator[httpx2.AsyncClient]:
-    async with client(emulator) as http:
-        yield http
 
 
 async def _run(

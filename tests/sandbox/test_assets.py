@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import httpx2
 import pytest
 
-from flora_mcp.sandbox import RunningSandbox, start_sandbox
+from flora_mcp.sandbox import RunningSandbox
 from flora_mcp.sandbox._assets import MAX_ASSET_BYTES, asset_bytes
 from tests.sandbox.surface_helpers import (
-    SPEED,
     client,
     image_output,
     picture,
@@ -24,18 +21,6 @@ from tests.sandbox.surface_helpers import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[RunningSandbox]:
-    with start_sandbox(speed=SPEED) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(emulator: RunningSandbox) -> AsyncIterator[httpx2.AsyncClient]:
-    async with client(emulator) as http:
-        yield http
 
 
 async def test_a_signed_upload_of_a_png_becomes_a_ready_asset_served_with_its_bytes(

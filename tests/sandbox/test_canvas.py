@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 
 import httpx2
 import pytest
 
-from flora_mcp.sandbox import RunningSandbox, start_sandbox
-from tests.sandbox.surface_helpers import SPEED, client, image_output, png, project, upload, wait
+from flora_mcp.sandbox import RunningSandbox
+from tests.sandbox.surface_helpers import client, image_output, png, project, upload, wait
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[RunningSandbox]:
-    with start_sandbox(speed=SPEED) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(emulator: RunningSandbox) -> AsyncIterator[httpx2.AsyncClient]:
-    async with client(emulator) as http:
-        yield http
 
 
 def _nodes(diagram: str) -> dict[str, str]:

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import httpx2
 import pytest
 
-from flora_mcp.sandbox import RunningSandbox, start_sandbox
-from tests.sandbox.surface_helpers import SPEED, client, picture, png, upload, wait, workspace
+from flora_mcp.sandbox import RunningSandbox
+from tests.sandbox.surface_helpers import client, picture, png, upload, wait, workspace
 
 pytestmark = pytest.mark.anyio
 
 PRODUCT_SHOT = "tech_product-shot"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[RunningSandbox]:
-    with start_sandbox(speed=SPEED) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(emulator: RunningSandbox) -> AsyncIterator[httpx2.AsyncClient]:
-    async with client(emulator) as http:
-        yield http
 
 
 async def test_techniques_are_listed_searched_paged_and_read_by_id_or_slug(http: httpx2.AsyncClient) -> None:

@@ -118,9 +118,7 @@ def choose_model(models: Sequence[Model], type_: GenerationType, params: Mapping
 
 def _as_option(model: Model, name: str, value: Any) -> Any:
     param = next((p for p in model.params if p.name == name), None)
-    if param is None or not param.options or isinstance(value, bool) or not isinstance(value, int | float):
-        return value
-    return _option_text(value)
+    return _option_text(value) if param is not None and param.options else value
 
 
 def _option_text(value: Any) -> Any:

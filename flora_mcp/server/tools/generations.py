@@ -1,15 +1,23 @@
-"""Steps 3 and 4: start a generation and follow it."""
+"""Steps 3 and 4: start a generation and follow it.
+
+A start spends credits, so above the spending threshold the user agrees first, exactly as for
+`generate` (`_consent`): the resolver prices the run of the model that would run, and a client
+that cannot ask gets the estimate and nothing starts until `confirm_spend_usd` covers it.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+from mcp.server.mcpserver import Elicit, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 
 from flora_mcp import rendering
 from flora_mcp.client import GenerationRequest
 from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
+from flora_mcp.server._consent import Answer, Consent, Decided, Spend, decide, line_for, outcome
 from flora_mcp.server._context import Ctx, account, api_errors, media_origins
 from flora_mcp.server._history import journal_fields
 from flora_mcp.server._inline import inline_outputs
@@ -26,19 +34,49 @@ from flora_mcp.server.tools.arguments import (
 from flora_mcp.server.waiting import wait_for_runs
 
 
+async def _ask_first(
+    ctx: Ctx,
+    type: str,
+    prompt: str,
+    workspace_id: str,
+    project_id: str,
+    model: str | None,
+    params: dict[str, Any] | None,
+    confirm_spend_usd: float | None,
+) -> Elicit[Answer] | Decided:
+    """The consent resolver: the estimate of one run of the model that would run. Bad arguments are
+    refused before the user is asked about them."""
+    type_ = _checks.check_type(type)
+    _checks.check_prompt(prompt)
+    _checks.check_id("workspace_id", workspace_id)
+    _checks.check_id("project_id", project_id)
+    acct = await account(ctx)
+    choice = await choose(
+        acct, type_, model, params or {}, await media_origins(ctx.request_context.lifespan_context)
+    )
+    with api_errors():
+        line = line_for(await acct.models.get(type_), type_, choice.model)
+    return decide(ctx, Spend((line,)), confirm_spend_usd)
+
+
 async def create_generation(
     type: GenerationTypeArg,
     prompt: Prompt,
     workspace_id: WorkspaceId,
     project_id: ProjectId,
     ctx: Ctx,
+    consent: Annotated[Consent, Resolve(_ask_first)],
     model: str | None = None,
     params: dict[str, Any] | None = None,
+    confirm_spend_usd: float | None = None,
 ) -> Annotated[CallToolResult, results.Started]:
     type_ = _checks.check_type(type)
     _checks.check_prompt(prompt)
     _checks.check_id("workspace_id", workspace_id)
     _checks.check_id("project_id", project_id)
+    decided = outcome(consent)
+    if not decided.start:
+        raise ToolError(decided.why)
     acct = await account(ctx)
     origins = await media_origins(ctx.request_context.lifespan_context)
     choice = await choose(acct, type_, model, params or {}, origins)

@@ -14,7 +14,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 
 from flora_mcp import rendering
-from flora_mcp.client import GenerationRequest
+from flora_mcp.client import GenerationRequest, NotFoundError
 from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
 from flora_mcp.server._consent import Answer, Consent, Decided, Spend, decide, line_for, outcome
@@ -31,6 +31,7 @@ from flora_mcp.server.tools.arguments import (
     WaitSeconds,
     WorkspaceId,
 )
+from flora_mcp.server.tools.history import not_found
 from flora_mcp.server.waiting import wait_for_runs
 
 
@@ -98,9 +99,12 @@ async def get_generation_status(
 ) -> Annotated[CallToolResult, results.RunView]:
     _checks.check_id("run_id", run_id)
     acct = await account(ctx)
-    with api_errors(not_found=f"Run {run_id!r} was not found: use a run_id from create_generation."):
+    with api_errors():
         report = ctx.report_progress if wait_seconds else None
-        run = (await wait_for_runs(acct.client, acct.runs, [run_id], wait_seconds, report))[run_id]
+        try:
+            run = (await wait_for_runs(acct.client, acct.runs, [run_id], wait_seconds, report))[run_id]
+        except NotFoundError as exc:
+            raise ToolError(await not_found(acct, [run_id], exc)) from exc
     await acct.history.settle([run])
     entry = (await acct.history.entries([run_id])).get(run_id)
     shown = await inline_outputs(ctx.request_context.lifespan_context, [run])

@@ -10,7 +10,7 @@ names, types and the full shapes are in the data itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mcp.types import CallToolResult, ContentBlock, TextContent
@@ -70,11 +70,29 @@ def structured(data: dict[str, Any], content: Sequence[ContentBlock] | None = No
     return CallToolResult(content=[*(content or []), as_text], structured_content=data)
 
 
-def started_data(started: RunStarted, chosen: str | None, note: str | None = None) -> dict[str, Any]:
+# What every start answer says about money: the quote is not the bill, and where the bill appears.
+SETTLES_LATER = (
+    "quoted_cost_usd is FLORA's quote at the start, not the bill: the bill settles a little after the "
+    "run ends (cost_usd in get_generation_status; list_generations with cost_period sums them)."
+)
+
+
+def started_data(
+    started: RunStarted,
+    chosen: str | None,
+    note: str | None = None,
+    *,
+    estimate: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """A start answer for the agent: its charged_cost is a quote (FLORA bills later, often more),
-    so it is labelled as one, and the model that runs is named."""
+    so it is labelled as one, next to this server's estimate when the caller has one, and the model
+    that runs is named."""
     data = dump(started)
     data["quoted_cost_usd"] = data.pop("charged_cost", None)
+    if estimate is not None:  # `_costs.estimate` of the model that runs: {usd, usd_basis}
+        data["estimated_cost_usd"] = estimate["usd"]
+        data["estimate_basis"] = estimate["usd_basis"]
+    data["cost_note"] = SETTLES_LATER
     ran = started.model.model_id if started.model and started.model.model_id else chosen
     data["model"] = ran or "the workspace's default model"
     if note:

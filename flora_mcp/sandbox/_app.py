@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flora_mcp.sandbox import _validate as check
+from flora_mcp.sandbox._asset_api import form_body
 from flora_mcp.sandbox._assets import asset_bytes
 from flora_mcp.sandbox._catalogue import TYPES, Model, default_model, find_model, models_of
 from flora_mcp.sandbox._errors import (
@@ -112,13 +113,16 @@ class Api:
 
     async def _post(self, handler: PostHandler, request: Request) -> Response:
         caller = self._caller(request)
-        body = check.parse_json(await request.body())
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            body: Any = await form_body(request)  # POST /assets with the file's bytes
+        else:
+            body = check.parse_json(await request.body())
         key = request.headers.get("idempotency-key")
         if not key:
             status, payload = await handler(self, request, caller, body)
             return JSONResponse(payload, status_code=status)
         # The same key and body replay the first answer; a different body under that key is refused.
-        canonical = json.dumps([request.url.path, body], sort_keys=True, separators=(",", ":"))
+        canonical = json.dumps([request.url.path, body], sort_keys=True, separators=(",", ":"), default=str)
         fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
         scope = caller.workspace.workspace_id
         previous = self.state.replay(scope, key)

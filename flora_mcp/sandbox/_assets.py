@@ -7,6 +7,7 @@ file must carry its container's signature. Everything here is pure data and chec
 
 from __future__ import annotations
 
+import hashlib
 import io
 import ipaddress
 import re
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from flora_mcp.sandbox._store import SandboxState
 
 MAX_ASSET_BYTES = 20 * 1024 * 1024
+MAX_DIRECT_BYTES = 4 * 1024 * 1024  # a multipart upload's cap (4,194,304 bytes); larger: signed upload
+MAX_URL_BYTES = 50 * 1024 * 1024  # what FLORA fetches from a public URL
+STAND_IN_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 UPLOAD_TTL_SECONDS = 60 * 60
 FETCH_TIMEOUT_SECONDS = 10.0
 ASSET_FILES = "/uploads"  # public files: /uploads/{asset_id}/{name}
@@ -95,10 +99,12 @@ class Asset:
     asset_id: str
     workspace_id: str
     name: str
-    uploaded_via: Literal["url", "signed_url"]
+    uploaded_via: Literal["url", "signed_url", "direct"]
     upload_content_type: str | None
     created: float
     seq: int
+    project_id: str | None = None  # the canvas it was put on
+    node_id: str | None = None  # its node there, once placed
     status: Status = "pending_upload"
     token: str = ""
     expires: float = 0.0
@@ -204,7 +210,8 @@ def detail_json(asset: Asset, origin: str) -> dict[str, Any]:
 
 
 def item_json(asset: Asset, origin: str) -> dict[str, Any]:
-    return _common(asset, origin) | {"created_at": ms(asset.created), "node_id": None, "project_id": None}
+    placed = {"node_id": asset.node_id, "project_id": asset.project_id}
+    return _common(asset, origin) | {"created_at": ms(asset.created)} | placed
 
 
 def _path_parts(url: str, prefix: str) -> list[str] | None:
@@ -237,6 +244,30 @@ def asset_bytes(state: SandboxState, url: str) -> bytes | None:
             output = job.output(parts[1])
             return output.content if output is not None else None
     return None
+
+
+def blocked_host(url: str) -> str | None:
+    """Why FLORA would not fetch this URL (not https, or a private, loopback or metadata address)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https":
+        return "only https URLs are fetched"
+    if host in ("localhost", "metadata.google.internal") or host.endswith((".local", ".internal")):
+        return f"{host} is not a public host"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return None if address.is_global else f"{host} is not a public address"
+
+
+def stand_in(url: str) -> bytes:
+    """What the sandbox keeps for a public image URL it does not fetch (it stays off the internet):
+    a picture drawn from the URL, the same for the same URL."""
+    digest = hashlib.sha256(url.encode()).digest()
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (digest[0], digest[1], digest[2])).save(out, format="PNG")
+    return out.getvalue()
 
 
 def is_loopback(url: str) -> bool:

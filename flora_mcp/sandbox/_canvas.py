@@ -30,14 +30,40 @@ _LABELLED_EDGE = re.compile(r"(.+?)\s*--\s+([^->][^>]*?)\s+-->\s*(.+)")
 _NODE_PARAM_KEYS = {"prompt", "model", "content_url", "aspect_ratio", "resolution", "model_parameters"}
 
 
+Edge = tuple[str, str, str | None]  # (from, to, input slot) by short id
+
+
+@dataclass
+class BoardNode:
+    """A node made by a changeset (`_board`): what it is configured to do."""
+
+    node_id: str  # its UUID
+    type: str  # image | video | audio | text | group | static_image | layer_editor
+    label: str
+    prompt: str | None = None
+    model_id: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    content_url: str | None = None
+    group: str | None = None  # the short id of the group it sits in
+
+
 @dataclass
 class Canvas:
-    """What the canvas keeps between reads: the short ids given, and what PATCH added."""
+    """What the canvas keeps between reads: the short ids given, what PATCH added, and the nodes and
+    edges changesets made, removed or cut (`_board`), with the runs nodes/run started."""
 
-    ids: dict[str, str] = field(default_factory=dict)  # run or asset id -> short id
+    ids: dict[str, str] = field(default_factory=dict)  # run, asset or node UUID -> short id
     added: dict[str, str] = field(default_factory=dict)  # short id -> label
-    added_edges: list[tuple[str, str, str | None]] = field(default_factory=list)
+    added_edges: list[Edge] = field(default_factory=list)
     node_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    board: dict[str, BoardNode] = field(default_factory=dict)  # short id -> a changeset's node
+    edges: list[Edge] = field(default_factory=list)  # a changeset's edges
+    uuids: dict[str, str] = field(default_factory=dict)  # short id -> UUID of the other nodes
+    positions: dict[str, tuple[float, float]] = field(default_factory=dict)
+    removed: set[str] = field(default_factory=set)  # short ids, gone for good
+    cut: set[Edge] = field(default_factory=set)  # edges of runs, disconnected
+    latest_run: dict[str, str] = field(default_factory=dict)  # short id -> the run nodes/run started
+    node_runs: set[str] = field(default_factory=set)  # runs nodes/run started: no nodes of their own
 
     def short_id(self, key: str) -> str:
         if key not in self.ids:
@@ -55,6 +81,21 @@ class _Node:
     label: str
     kind: str  # image | video | audio | text
     refs: tuple[str, ...]  # input URLs
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One node on the canvas as both reads see it; `key` finds what it is (`source` says where)."""
+
+    id: str
+    text: str  # its label
+    kind: str
+    key: str  # a run, job or asset id; a PATCH node's Mermaid id; a changeset node's UUID
+    source: str  # run | job | asset | patch | board
+
+    @property
+    def mermaid(self) -> str:
+        return self.text if self.source == "patch" else _label(self.text, self.kind)
 
 
 def canvas_url(project_id: str, origin: str) -> str:
@@ -89,11 +130,10 @@ def _source_of(state: SandboxState, url: str) -> str | None:
 def _members(state: SandboxState, project: Project) -> list[_Node]:
     """The project's runs in the order they started, each with its inputs' URLs."""
     ordered: list[tuple[int, _Node]] = []
+    board_runs = state.canvases.setdefault(project.project_id, Canvas()).node_runs
     for run in state.runs.values():
-        if run.project_id == project.project_id:
-            ordered.append(
-                (run.seq, _Node(run.run_id, _label(run.prompt, run.type), run.type, tuple(_urls(run.params))))
-            )
+        if run.project_id == project.project_id and run.run_id not in board_runs:
+            ordered.append((run.seq, _Node(run.run_id, run.prompt, run.type, tuple(_urls(run.params)))))
     mine = {node.key for _, node in ordered}
     jobs = sorted(state.jobs.values(), key=lambda j: j.seq)
     for job in jobs:
@@ -105,17 +145,16 @@ def _members(state: SandboxState, project: Project) -> list[_Node]:
             kind = {"imageUrl": "image", "videoUrl": "video", "audioUrl": "audio"}.get(
                 job.outputs[0].type if job.outputs else "", "text"
             )
-            ordered.append((job.seq, _Node(job.run_id, _label(job.subject_name, kind), kind, refs)))
+            ordered.append((job.seq, _Node(job.run_id, job.subject_name, kind, refs)))
             mine.add(job.run_id)
     return [node for _, node in sorted(ordered, key=lambda pair: pair[0])]
 
 
-def _graph(
-    state: SandboxState, project: Project
-) -> tuple[list[tuple[str, str]], list[tuple[str, str, str | None]]]:
+def entries(state: SandboxState, project: Project) -> tuple[list[Entry], list[Edge]]:
+    """Every live node and edge: runs and their inputs, PATCH's, then the changesets' nodes."""
     canvas = state.canvases.setdefault(project.project_id, Canvas())
-    nodes: list[tuple[str, str]] = []
-    edges: list[tuple[str, str, str | None]] = []
+    nodes: list[Entry] = []
+    edges: list[Edge] = []
     placed: dict[str, str] = {}  # run or asset id -> its kind
     for node in _members(state, project):
         for url in node.refs:
@@ -125,15 +164,26 @@ def _graph(
             if source not in placed and source in state.assets:
                 asset = state.assets[source]
                 kind = asset.sniffed.kind if asset.sniffed else "image"
-                nodes.append((canvas.short_id(source), _label(asset.name, kind)))
+                nodes.append(Entry(canvas.short_id(source), asset.name, kind, source, "asset"))
                 placed[source] = kind
             if source in placed:
                 edges.append((canvas.short_id(source), canvas.short_id(node.key), placed[source]))
-        nodes.append((canvas.short_id(node.key), node.label))
+        source_kind = "run" if node.key in state.runs else "job"
+        nodes.append(Entry(canvas.short_id(node.key), node.label, node.kind, node.key, source_kind))
         placed[node.key] = node.kind
-    nodes += list(canvas.added.items())
-    edges += canvas.added_edges
-    return nodes, edges
+    nodes += [Entry(node_id, label, "text", node_id, "patch") for node_id, label in canvas.added.items()]
+    nodes += [Entry(short, b.label, b.type, b.node_id, "board") for short, b in canvas.board.items()]
+    edges += [e for e in canvas.added_edges + canvas.edges if e not in canvas.cut]
+    live = [n for n in nodes if n.id not in canvas.removed]
+    ids = {n.id for n in live}
+    return live, [e for e in edges if e[0] in ids and e[1] in ids]
+
+
+def _graph(
+    state: SandboxState, project: Project
+) -> tuple[list[tuple[str, str]], list[tuple[str, str, str | None]]]:
+    nodes, edges = entries(state, project)
+    return [(n.id, n.mermaid) for n in nodes], edges
 
 
 def _summary(nodes: list[tuple[str, str]], edges: list[tuple[str, str, str | None]]) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from email.utils import formatdate
 from typing import Final
 
 import anyio
@@ -47,7 +48,7 @@ class RecordRequests:
             return
         # FLORA puts a request-id on every answer, errors included; its support asks for it.
         request_id = str(uuid.uuid4())
-        send = _with_request_id(send, request_id)
+        send = _with_request_id(send, request_id, self.state.clock())
         if not scope["path"].startswith(API_PREFIX + "/"):
             await self.app(scope, receive, send)
             return
@@ -91,10 +92,13 @@ class RecordRequests:
             await self.app(scope, receive, recording_send)
 
 
-def _with_request_id(send: Send, request_id: str) -> Send:
+def _with_request_id(send: Send, request_id: str, now: float) -> Send:
+    # `Date` from the sandbox's own clock (uvicorn's is turned off), so a test can skew FLORA's time.
+    date = formatdate(now, usegmt=True).encode()
+
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = [*message.get("headers", []), (b"request-id", request_id.encode())]
+            headers = [*message.get("headers", []), (b"request-id", request_id.encode()), (b"date", date)]
             message = {**message, "headers": headers}
         await send(message)
 

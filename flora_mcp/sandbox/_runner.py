@@ -50,6 +50,7 @@ def _config(app: Starlette) -> uvicorn.Config:
         log_config=None,
         log_level="warning",
         access_log=False,
+        date_header=False,  # the middleware dates answers by the sandbox's clock
         lifespan="off",
         loop="asyncio",
         proxy_headers=False,  # media URLs use the origin the client actually called

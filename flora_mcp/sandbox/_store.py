@@ -77,6 +77,7 @@ class Project:
     created_at: int
     last_modified: int
     seq: int  # breaks ties between projects touched in the same millisecond
+    folder_id: str | None = None  # the project folder it was filed in, if any
 
     def to_json(self) -> dict[str, Any]:
         return {

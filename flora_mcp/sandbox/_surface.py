@@ -19,11 +19,12 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from flora_mcp.sandbox import _asset_api as assets
-from flora_mcp.sandbox import _canvas
+from flora_mcp.sandbox import _board, _canvas
 from flora_mcp.sandbox import _run_api as runs
 from flora_mcp.sandbox import _validate as check
 from flora_mcp.sandbox._assets import ASSET_FILES, OUTPUT_FILES, UPLOAD_FORM
-from flora_mcp.sandbox._request import Json, origin
+from flora_mcp.sandbox._errors import invalid, not_found
+from flora_mcp.sandbox._request import Json, body_object, origin
 from flora_mcp.sandbox._store import Project, SandboxState
 from flora_mcp.sandbox._views import API_PREFIX
 
@@ -44,6 +45,48 @@ async def get_canvas(api: Api, request: Request, caller: Caller) -> Json:
 
 async def patch_canvas(api: Api, request: Request, caller: Caller, body: Any) -> tuple[int, Json]:
     return 200, _canvas.patch(api.state, _project(api, request, caller), body, origin(request))
+
+
+def _workspace_project(api: Api, request: Request, caller: Caller) -> Project:
+    """The path's workspace (the caller's own) and a project in it."""
+    workspace_id = check.check_id(request.path_params["workspace_id"], "ws_", "workspaceId")
+    api._own_workspace(caller, workspace_id)
+    project = _project(api, request, caller)
+    if project.workspace_id != workspace_id:
+        raise not_found(f"Project '{project.project_id}' not found in workspace '{workspace_id}'.")
+    return project
+
+
+async def create_workspace_project(api: Api, request: Request, caller: Caller, body: Any) -> tuple[int, Json]:
+    """`POST /workspaces/{id}/projects`, and into a project folder (`fld_…`, any such id is one here)."""
+    workspace_id = api._own_workspace(
+        caller, check.check_id(request.path_params["workspace_id"], "ws_", "workspaceId")
+    )
+    folder = request.path_params.get("folder_id")
+    if folder is not None and not folder.startswith("fld_"):
+        raise not_found(f"Folder '{folder}' not found.")
+    errors = body_object(body, ("name",), ())
+    if not errors and (not isinstance(body["name"], str) or not body["name"]):
+        errors.append(("name", "Expected a non-empty string"))
+    if errors:
+        raise invalid(errors)
+    project = api.state.create_project(workspace_id, body["name"])
+    project.folder_id = folder
+    return 201, project.to_json()
+
+
+async def get_graph(api: Api, request: Request, caller: Caller) -> Json:
+    return _board.graph(api.state, _workspace_project(api, request, caller), origin(request))
+
+
+async def apply_changeset(api: Api, request: Request, caller: Caller, body: Any) -> tuple[int, Json]:
+    project = _workspace_project(api, request, caller)
+    return 200, _board.changeset(api.state, project, body, origin(request))
+
+
+async def run_nodes(api: Api, request: Request, caller: Caller, body: Any) -> tuple[int, Json]:
+    project = _workspace_project(api, request, caller)
+    return 200, _board.run_nodes(api.state, project, caller.api_key, body, origin(request))
 
 
 async def canvas_page(state: SandboxState, request: Request) -> Response:
@@ -79,8 +122,12 @@ def _public(state: SandboxState, handler: Callable[[SandboxState, Request], Awai
     return functools.partial(handler, state)
 
 
+POST = ["POST"]
+
+
 def routes(api: Api) -> list[Route]:
     p, state = API_PREFIX, api.state
+    w = f"{p}/workspaces/{{workspace_id}}/projects/{{project_id}}"
     bodyless = _empty_body_is_an_object
     return [
         Route(f"{p}/assets", api.get(assets.list_assets), methods=["GET"]),
@@ -104,6 +151,15 @@ def routes(api: Api) -> list[Route]:
         Route(f"{p}/runs/action", api.post(runs.create_action_run), methods=["POST"]),
         Route(f"{p}/projects/{{project_id}}/canvas", api.get(get_canvas), methods=["GET"]),
         Route(f"{p}/projects/{{project_id}}/canvas", api.post(patch_canvas), methods=["PATCH"]),
+        Route(f"{p}/workspaces/{{workspace_id}}/projects", api.post(create_workspace_project), methods=POST),
+        Route(
+            f"{p}/workspaces/{{workspace_id}}/folders/{{folder_id}}/projects",
+            api.post(create_workspace_project),
+            methods=["POST"],
+        ),
+        Route(f"{w}/graph", api.get(get_graph), methods=["GET"]),
+        Route(f"{w}/canvas/changeset", api.post(apply_changeset), methods=["POST"]),
+        Route(f"{w}/nodes/run", api.post(run_nodes), methods=["POST"]),
         Route(f"{UPLOAD_FORM}/{{asset_id}}", _public(state, assets.upload), methods=["POST"]),
         Route(f"{ASSET_FILES}/{{asset_id}}/{{file}}", _public(state, assets.asset_file), methods=["GET"]),
         Route(f"{OUTPUT_FILES}/{{run_id}}/{{file}}", _public(state, runs.output_file), methods=["GET"]),

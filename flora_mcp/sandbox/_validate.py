@@ -157,6 +157,11 @@ def _as_option(param: Param, value: Any) -> Any:
     return value
 
 
+def usable(param: Param, value: Any) -> bool:
+    """Whether a model can use this value for `param` (a changeset refuses what it cannot)."""
+    return _usable(param, value)
+
+
 def _usable(param: Param, value: Any) -> bool:
     kind = param.type
     if kind == "string" or kind == "string[]":

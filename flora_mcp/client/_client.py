@@ -33,12 +33,15 @@ from flora_mcp.client._models import (
     Asset,
     AssetUpload,
     Canvas,
+    CanvasGraph,
     CanvasNodeParams,
     CanvasPatched,
+    ChangesetApplied,
     Generation,
     GenerationRequest,
     GenerationType,
     Model,
+    NodeRuns,
     Page,
     Project,
     Run,
@@ -57,7 +60,7 @@ from flora_mcp.client._models import (
 )
 from flora_mcp.client._retry import RetryPolicy
 
-__all__ = ["DEFAULT_BASE_URL", "FloraClient"]
+__all__ = ["DEFAULT_BASE_URL", "DIRECT_UPLOAD_MAX_BYTES", "FloraClient"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ _USER_AGENT: Final = f"flora-mcp/{__version__}"
 
 # Methods whose repeats the API tells apart by `Idempotency-Key` (its docs: "POST and PATCH").
 _IDEMPOTENT_BY_KEY: Final = frozenset({"POST", "PATCH"})
+DIRECT_UPLOAD_MAX_BYTES: Final = 4 * 1024 * 1024  # FLORA's cap on a multipart `POST /assets`
 ASSET_POLL_INTERVAL: Final = 1.0  # seconds between reads of an asset FLORA is still processing
 _DEFAULT_PORTS: Final = {"https": 443, "http": 80}
 
@@ -187,6 +191,15 @@ class FloraClient:
         body = {"workspace_id": workspace_id, "name": name}
         return _parse(Project, await self._request("POST", "/projects", json=body))
 
+    async def create_workspace_project(
+        self, workspace_id: str, name: str, *, folder_id: str | None = None
+    ) -> Project:
+        """Create a project the current way (`POST /workspaces/{id}/projects`): the workspace is in the
+        path, which matters when a key reaches several. With `folder_id`, filed in that project folder."""
+        path = f"/workspaces/{_segment(workspace_id)}"
+        path += f"/folders/{_segment(folder_id)}/projects" if folder_id is not None else "/projects"
+        return _parse(Project, await self._request("POST", path, json={"name": name}))
+
     async def get_project(self, project_id: str) -> Project:
         return _parse(Project, await self._request("GET", f"/projects/{_segment(project_id)}"))
 
@@ -258,6 +271,7 @@ class FloraClient:
         folder: str | None = None,
         content_type: str | None = None,
         file_name: str | None = None,
+        project_id: str | None = None,
         ready_timeout: float = 60.0,
         idempotency_key: str | None = None,
     ) -> Asset:
@@ -272,6 +286,7 @@ class FloraClient:
             folder=folder,
             content_type=content_type,
             file_name=file_name,
+            project_id=project_id,
         )
         answer = await self._request("POST", "/assets", json=body, idempotency_key=idempotency_key)
         return await self._until_ready(_parse(AssetUpload, answer).asset_id, ready_timeout)
@@ -284,6 +299,7 @@ class FloraClient:
         file_name: str,
         *,
         folder: str | None = None,
+        project_id: str | None = None,
         ready_timeout: float = 60.0,
     ) -> Asset:
         """Upload a file's bytes as an asset: reserve a signed upload (`POST /assets`,
@@ -301,12 +317,52 @@ class FloraClient:
             folder=folder,
             content_type=content_type,
             file_name=file_name,
+            project_id=project_id,
         )
         reservation = _parse(AssetUpload, await self._request("POST", "/assets", json=body))
         await self._send_bytes(reservation, data, content_type, file_name)
         path = f"/assets/{_segment(reservation.asset_id)}/complete"
         completed = _parse(AssetUpload, await self._request("POST", path))
         return await self._until_ready(completed.asset_id, ready_timeout)
+
+    async def upload_asset_direct(
+        self,
+        workspace_id: str,
+        data: bytes,
+        content_type: str,
+        file_name: str,
+        *,
+        folder: str | None = None,
+        project_id: str | None = None,
+        ready_timeout: float = 60.0,
+    ) -> Asset:
+        """Upload a file of at most `DIRECT_UPLOAD_MAX_BYTES` in one multipart `POST /assets`; returns the
+        asset once ready (FLORA's answer is ready at once). Larger files: `upload_asset`."""
+        if not data:
+            raise ValueError("data must not be empty: FLORA refuses empty files")
+        if len(data) > DIRECT_UPLOAD_MAX_BYTES:
+            raise ValueError(f"{len(data)} bytes is over the {DIRECT_UPLOAD_MAX_BYTES}-byte direct upload")
+        fields = _without_none(
+            workspace_id=workspace_id, folder=folder, content_type=content_type, project_id=project_id
+        )
+        headers = {
+            "Authorization": f"Bearer {self._api_key}",
+            "Accept": "application/json",
+            "User-Agent": _USER_AGENT,
+            "Idempotency-Key": str(uuid.uuid4()),
+        }
+        request = self._http.build_request(
+            "POST",
+            self._base_url + "/assets",
+            data=fields,
+            files={"file": (file_name, data, content_type)},
+            headers=headers,
+            timeout=self._timeout,
+        )
+        answer = await self._retry.run(
+            lambda: self._send(request, sent_path="/assets"), method="POST", path=request.url.path
+        )
+        return await self._until_ready(_parse(AssetUpload, answer).asset_id, ready_timeout)
 
     async def _send_bytes(
         self, reservation: AssetUpload, data: bytes, content_type: str, file_name: str
@@ -461,6 +517,38 @@ class FloraClient:
             }
         path = f"/projects/{_segment(project_id)}/canvas"
         return _parse(CanvasPatched, await self._request("PATCH", path, json=body))
+
+    def _project_path(self, workspace_id: str, project_id: str) -> str:
+        return f"/workspaces/{_segment(workspace_id)}/projects/{_segment(project_id)}"
+
+    async def get_graph(self, workspace_id: str, project_id: str) -> CanvasGraph:
+        """A project's canvas as data: nodes (short ids, types, prompts, models, params, status, outputs),
+        edges and the revision."""
+        path = self._project_path(workspace_id, project_id) + "/graph"
+        return _parse(CanvasGraph, await self._request("GET", path))
+
+    async def apply_changeset(
+        self, workspace_id: str, project_id: str, changeset: Mapping[str, Any]
+    ) -> ChangesetApplied:
+        """Apply `{add?, update?, connect?, disconnect?, remove?}` as one atomic transaction. A refusal is a
+        BadRequestError whose `fields` name each operation at fault; nothing is applied then. `remove` is
+        immediate and irreversible: ask the user first."""
+        path = self._project_path(workspace_id, project_id) + "/canvas/changeset"
+        return _parse(ChangesetApplied, await self._request("POST", path, json=dict(changeset)))
+
+    async def run_nodes(
+        self,
+        workspace_id: str,
+        project_id: str,
+        node_ids: Sequence[str],
+        *,
+        idempotency_key: str | None = None,
+    ) -> NodeRuns:
+        """Run 1-50 canvas nodes (`POST …/nodes/run`); it spends credits at once. One entry per node, in
+        order: started (poll its `run_id`) or skipped with FLORA's `reason`."""
+        path = self._project_path(workspace_id, project_id) + "/nodes/run"
+        body = {"node_ids": list(node_ids)}
+        return _parse(NodeRuns, await self._request("POST", path, json=body, idempotency_key=idempotency_key))
 
     # Transport
 

@@ -36,18 +36,25 @@ __all__ = [
     "AssetStatus",
     "AssetUpload",
     "Canvas",
+    "CanvasGraph",
     "CanvasNodeParams",
     "CanvasPatched",
     "CanvasSummary",
+    "ChangesetApplied",
     "Generation",
     "GenerationRequest",
     "GenerationType",
+    "GraphEdge",
+    "GraphNode",
     "Model",
     "ModelParam",
     "ModelRef",
+    "NodeRun",
+    "NodeRuns",
     "OutputType",
     "Page",
     "ParamOption",
+    "Position",
     "Project",
     "Run",
     "RunOutput",
@@ -439,6 +446,81 @@ class CanvasPatched(_Response):
     created_node_count: int
     created_edge_count: int
     warnings: list[str] = Field(default_factory=list)
+
+
+class Position(_Response):
+    x: float
+    y: float
+
+
+class GraphNode(_Response):
+    """One node of a canvas graph. `id` is its short id (`n3`), stable across reads; `node_id` its UUID;
+    `status` (idle, generating, done, error, or None for nodes without a lifecycle) as FLORA derives it."""
+
+    id: str
+    node_id: str
+    type: str
+    label: str
+    prompt: str | None
+    model: str | None
+    model_id: str | None
+    params: dict[str, Any] | None
+    action: dict[str, Any] | None
+    position: Position
+    status: str | None
+    output_url: str | None
+    output_text: str | None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class GraphEdge(_Response):
+    from_: str = Field(alias="from")
+    to: str
+    in_: str | None = Field(alias="in")
+
+
+class CanvasGraph(_Response):
+    """A project's canvas as data (`GET /workspaces/{ws}/projects/{id}/graph`). `revision` is opaque:
+    compare it for equality only."""
+
+    project_id: str
+    canvas_url: str
+    revision: str
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+
+
+class ChangesetApplied(_Response):
+    """What one atomic changeset did; `created` maps each add's `ref` to its node's ids."""
+
+    project_id: str
+    canvas_url: str
+    revision: str
+    applied: dict[str, int]
+    created: dict[str, dict[str, str]]
+    warnings: list[str] = Field(default_factory=list)
+
+
+class NodeRun(_Response):
+    """One entry of `POST …/nodes/run`: `started` with a `run_id` (its `charged_cost` is an estimate at
+    default params), or `skipped` with FLORA's `reason` and `message`."""
+
+    node_id: str
+    status: Literal["started", "skipped"] | str
+    run_id: str | None = None
+    type: str | None = None
+    poll_url: str | None = None
+    model: ModelRef | None = None
+    charged_cost: float | None = None
+    estimated_seconds: float | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class NodeRuns(_Response):
+    project_id: str
+    runs: list[NodeRun]
 
 
 class Page(BaseModel, Generic[T]):

@@ -24,6 +24,7 @@ from flora_mcp.server._references import (
 
 GENERATION_TYPES: Final = get_args(GenerationType)
 _ID_PATTERNS: Final = {"workspace_id": "ws_", "project_id": "prj_", "run_id": "run_"}
+_RATIO: Final = re.compile(r"(?<![\d.])(\d{1,2})\s*[:x\u00d7_/-]\s*(\d{1,2})(?![\d.])")
 _MODEL_FAMILIES: Final = re.compile(r"^(t2i|i2i|t2v|i2v|v2v|t2a|tts|llm|text-to-|image-to-)", re.IGNORECASE)
 
 
@@ -70,7 +71,8 @@ def find_model(models: Sequence[Model], model_id: str, type_: GenerationType) ->
 def check_params(model: Model, params: Mapping[str, Any], media_origins: Sequence[str]) -> dict[str, Any]:
     """`params` checked against the model: its references by prefix, the rest against its declared
     params (names, types, options, bounds). Returns them as FLORA compares them: option values are
-    strings, so a number given for a string option is sent as its string."""
+    strings, so a number given for a string option is sent as its string, and an option named in
+    other words (`1:1` for `ASPECT_1_1`) is sent in the model's spelling."""
     check_references(model.model_id, params, media_origins)
     problem = params_problem(model, params)
     if problem:
@@ -117,8 +119,55 @@ def choose_model(models: Sequence[Model], type_: GenerationType, params: Mapping
 
 
 def _as_option(model: Model, name: str, value: Any) -> Any:
+    """A value as FLORA compares it: an option in the model's own spelling (see `option_value`)."""
     param = next((p for p in model.params if p.name == name), None)
-    return _option_text(value) if param is not None and param.options else value
+    if param is None or not param.options:
+        return value
+    if param.type == "string[]" and isinstance(value, list):
+        return [option_value(param, v) for v in value]
+    return option_value(param, value)
+
+
+def option_value(param: ModelParam, value: Any) -> Any:
+    """The option `value` names, in this model's spelling, or None when it names none or several.
+
+    Options differ by model (one model's `1:1` is another's `ASPECT_1_1` or `square_1_1`, `TURBO`
+    is written in capitals): a value is taken as the option it equals, else the one option whose
+    value or label it equals ignoring case, else the one option whose aspect ratio it writes."""
+    text = _option_text(value)
+    allowed = [o.value for o in param.options or ()]
+    if text in allowed or not isinstance(text, str):
+        return text if text in allowed else None
+    for key in (_folded, ratio_of):
+        wanted = key(text)
+        if wanted is None:
+            continue
+        found = {o.value for o in param.options or () if wanted in (key(o.value), key(o.label))}
+        if found:
+            return found.pop() if len(found) == 1 else None
+    return None
+
+
+def ratio_of(text: str) -> str | None:
+    """'16:9' for '16:9', 'landscape_16_9', 'ASPECT_16_9' or '16x9'; None when it writes no ratio."""
+    found = _RATIO.search(text)
+    return f"{int(found[1])}:{int(found[2])}" if found else None
+
+
+def spelled(model: Model, given: Mapping[str, Any], sent: Mapping[str, Any]) -> str | None:
+    """What was sent in the model's spelling instead of the value given, said once."""
+    changed = [
+        f"{name}={sent[name]!r} for {value!r}"
+        for name, value in given.items()
+        if name in sent and sent[name] != value and sent[name] != _option_text(value)
+    ]
+    if not changed:
+        return None
+    return f"Sent {', '.join(changed)}: {model.model_id} spells these options so."
+
+
+def _folded(text: str) -> str:
+    return text.strip().casefold()
 
 
 def _option_text(value: Any) -> Any:
@@ -135,7 +184,7 @@ def _param_problem(param: ModelParam, value: Any) -> str | None:
     if param.options:
         allowed = [o.value for o in param.options]
         values = value if kind == "string[]" and isinstance(value, list) else [value]
-        if all(_option_text(v) in allowed for v in values):
+        if all(option_value(param, v) is not None for v in values):
             return None
         return f"accepted values are {', '.join(allowed)} (strings, as listed by list_models)."
     if kind not in _TYPE_WORDS:  # a type newer than this server: let the API judge it

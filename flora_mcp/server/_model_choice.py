@@ -42,7 +42,8 @@ async def choose(
         models = await acct.models.get(type_)
     if model is not None:
         found = _checks.find_model(models, model, type_)
-        return ModelChoice(found.model_id, _checks.check_params(found, params, media_origins))
+        sent = _checks.check_params(found, params, media_origins)
+        return ModelChoice(found.model_id, sent, _checks.spelled(found, params, sent))
     chosen = _checks.choose_model(models, type_, params)
     if chosen is None:
         raise ToolError(_none_fits(models, type_, params))
@@ -55,7 +56,9 @@ async def choose(
         f"No model was given, so {chosen.model_id} was chosen: the cheapest {kind} model accepting these "
         f"params ({chosen.estimated_credits} credits). Pass model to choose another."
     )
-    return ModelChoice(chosen.model_id, _checks.check_params(chosen, params, media_origins), note)
+    sent = _checks.check_params(chosen, params, media_origins)
+    spelled = _checks.spelled(chosen, params, sent)
+    return ModelChoice(chosen.model_id, sent, f"{note} {spelled}" if spelled else note)
 
 
 def _none_fits(models: Sequence[Any], type_: GenerationType, params: Mapping[str, Any]) -> str:

@@ -37,6 +37,7 @@ from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS, MAX_STARTING
 from flora_mcp.server.waiting import wait_for_runs
 
 MAX_ITEMS: Final = 20  # FLORA's own batch limit
+_DASH: Final = "\u2013"  # an en dash, for ranges of items
 
 
 class BatchItem(BaseModel):
@@ -99,9 +100,10 @@ async def generate_batch(
     started = await _start_all(acct, valid, workspace_id, project_id)
     ids = [s.run_id for _, s in _started_in_order(valid, started)]
     if not ids:  # nothing spent: an error the agent cannot miss
-        raise ToolError(
-            "No item started. " + " ".join(f"Item {i}: {why}." for i, why in sorted(started.items()))
-        )
+        failed: dict[str, list[int]] = {}
+        for index, why in sorted(started.items()):
+            failed.setdefault(str(why), []).append(index)
+        raise ToolError("No item started. " + " ".join(f"{_items(i)}: {why}." for why, i in failed.items()))
     notes = _refusals(checked)
     seen: dict[str, Run] = {}
     try:
@@ -119,7 +121,7 @@ async def generate_batch(
         "workspace_id": workspace_id,
         "project_id": project_id,
         "canvas_url": await acct.canvas_url(project_id),
-        "items": [_item_data(c, started.get(c.index)) for c in checked],
+        "items": _fold_errors([_item_data(c, started.get(c.index)) for c in checked]),
         "estimated_cost_usd": spend.total_usd,
         "quoted_cost_usd": total(s.quoted_cost for s in started.values() if isinstance(s, RunStarted)),
         "runs": [
@@ -161,7 +163,41 @@ def _spend(checked: Sequence[Checked]) -> Spend:
 
 
 def _refusals(checked: Sequence[Checked]) -> list[str]:
-    return [f"Item {c.index} refused: {c.error}" for c in checked if c.error is not None]
+    """One line per distinct refusal, naming every item it refused ('Items 0-11 refused: …')."""
+    return [f"{_items(indexes)} refused: {why}" for why, indexes in _by_reason(checked).items()]
+
+
+def _by_reason(checked: Sequence[Checked]) -> dict[str, list[int]]:
+    reasons: dict[str, list[int]] = {}
+    for c in checked:
+        if c.error is not None:
+            reasons.setdefault(c.error, []).append(c.index)
+    return reasons
+
+
+def _items(indexes: Sequence[int]) -> str:
+    """'Item 3', 'Items 0-11', 'Items 0, 2, 5-7' (with en dashes): runs of consecutive indexes as ranges."""
+    spans: list[list[int]] = []
+    for i in sorted(indexes):
+        if spans and i == spans[-1][1] + 1:
+            spans[-1][1] = i
+        else:
+            spans.append([i, i])
+    text = ", ".join(str(a) if a == b else f"{a}{_DASH}{b}" if b > a + 1 else f"{a}, {b}" for a, b in spans)
+    return f"Item {text}" if len(indexes) == 1 else f"Items {text}"
+
+
+def _fold_errors(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An error repeated word for word is written once, at its first item; the others point to it."""
+    first: dict[str, int] = {}
+    for item in items:
+        error = item.get("error")
+        if isinstance(error, str):
+            if error in first:
+                item["error"] = f"same as item {first[error]}"
+            else:
+                first[error] = item["index"]
+    return items
 
 
 class _Pacer:
@@ -253,12 +289,14 @@ def _model(checked: Checked, started: RunStarted) -> str:
 
 
 def _not_started(checked: Sequence[Checked], spend: Spend, why: str, threshold: float) -> CallToolResult:
-    items = [
-        {"index": c.index, "ok": False, "error": c.error}
-        if c.error is not None
-        else {"index": c.index, "ok": True, "type": c.type, "model": c.choice.model if c.choice else None}
-        for c in checked
-    ]
+    items = _fold_errors(
+        [
+            {"index": c.index, "ok": False, "error": c.error}
+            if c.error is not None
+            else {"index": c.index, "ok": True, "type": c.type, "model": c.choice.model if c.choice else None}
+            for c in checked
+        ]
+    )
     data = {
         "started": False,
         "items": items,

@@ -14,7 +14,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from flora_mcp.client import Model
-from flora_mcp.server import _checks, _costs
+from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
 from flora_mcp.server._context import Ctx, account, api_errors
 from flora_mcp.server._references import FORMS, prefix_of
@@ -45,18 +45,13 @@ async def list_models(
     acct = await account(ctx)
     with api_errors():
         models = await acct.models.get(type_)
-    prices = await _costs.learned_prices(acct)  # USD per run, and its basis (_costs.estimate)
     if model_id is None:
-        return results.structured(
-            _costs.with_price_note({"models": [brief(m) | _costs.estimate(m, prices) for m in models]})
-        )
+        return results.structured({"models": [brief(m) for m in models]})
     found = next((m for m in models if m.model_id == model_id), None)
     if found is None:
         where = f"type {type_!r}" if type_ else "this key"
         raise ToolError(f"No model {model_id!r} for {where}: use a model_id from list_models.")
-    return results.structured(
-        _costs.with_price_note({"models": [full(found) | _costs.estimate(found, prices)]})
-    )
+    return results.structured({"models": [full(found)]})
 
 
 def brief(model: Model) -> dict[str, Any]:
@@ -69,7 +64,23 @@ def brief(model: Model) -> dict[str, Any]:
     }
     if takes := FORMS.get(prefix_of(model.model_id)):
         row["takes"] = [f"params.{name}" for name in takes]
+    if shapes := ratios(model):
+        row["ratios"] = shapes
     return row
+
+
+def ratios(model: Model) -> str | None:
+    """The aspect ratios a model offers, compactly and in the user's words: '1:1 4:3 16:9' for
+    options spelled `ASPECT_1_1`… too (those words are accepted), with the param's name when it
+    is not `aspect_ratio` ('1:1 4:3 (image_size)')."""
+    for param in model.params:
+        shapes = [
+            r for o in param.options or () if (r := _checks.ratio_of(o.value) or _checks.ratio_of(o.label))
+        ]
+        if shapes and len(shapes) == len(param.options or ()):
+            named = "" if param.name == "aspect_ratio" else f" ({param.name})"
+            return " ".join(dict.fromkeys(shapes)) + named
+    return None
 
 
 def full(model: Model) -> dict[str, Any]:

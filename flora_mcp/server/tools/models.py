@@ -14,7 +14,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from flora_mcp.client import Model
-from flora_mcp.server import _checks
+from flora_mcp.server import _checks, _costs
 from flora_mcp.server import _results as results
 from flora_mcp.server._context import Ctx, account, api_errors
 from flora_mcp.server._references import FORMS, prefix_of
@@ -45,13 +45,18 @@ async def list_models(
     acct = await account(ctx)
     with api_errors():
         models = await acct.models.get(type_)
+    prices = await _costs.learned_prices(acct)  # USD per run, and its basis (_costs.estimate)
     if model_id is None:
-        return results.structured({"models": [brief(m) for m in models]})
+        return results.structured(
+            _costs.with_price_note({"models": [brief(m) | _costs.estimate(m, prices) for m in models]})
+        )
     found = next((m for m in models if m.model_id == model_id), None)
     if found is None:
         where = f"type {type_!r}" if type_ else "this key"
         raise ToolError(f"No model {model_id!r} for {where}: use a model_id from list_models.")
-    return results.structured({"models": [full(found)]})
+    return results.structured(
+        _costs.with_price_note({"models": [full(found) | _costs.estimate(found, prices)]})
+    )
 
 
 def brief(model: Model) -> dict[str, Any]:

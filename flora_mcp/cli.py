@@ -147,6 +147,18 @@ def _serve(settings: Settings) -> None:
     problem = settings.exposure_problem()
     if problem:
         sys.exit(f"flora-mcp: {problem}")
+    if settings.database_url is None:
+        _serve_with(settings)
+        return
+    from flora_mcp.store import StoreError  # lazy: only a shared database can refuse the start
+
+    try:
+        _serve_with(settings)
+    except StoreError as exc:
+        sys.exit(f"flora-mcp: not starting: {exc}. Check FLORA_DATABASE_URL and that the database is up.")
+
+
+def _serve_with(settings: Settings) -> None:
     if settings.transport == "stdio":
         from flora_mcp.server import build_server  # lazy: `sandbox` and `demo` need none of it
 

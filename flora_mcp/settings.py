@@ -83,6 +83,11 @@ class Settings(BaseModel):
         default="auto",
         description="the local run journal (SQLite): 'auto' (the user's data folder), a file path, or 'off'",
     )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://user:password@host/db) that every replica shares for the "
+        "run journal, start leases and claims, and consent across replicas; default: the SQLite journal",
+    )
     confirm_above: float = Field(
         default=1.0,
         ge=0,

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 import flora_mcp
-from flora_mcp.journal import (
+from flora_mcp.store import (
     INTENT,
     MAX_PARAMS_BYTES,
     MAX_PROMPT_CHARS,
-    JournalError,
-    RunJournal,
+    SqliteStore,
+    StoreError,
     account_digest,
     default_journal_path,
     in_thread,
@@ -41,12 +41,12 @@ def path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def journal(path: Path) -> Iterator[RunJournal]:
-    with RunJournal.open(path) as opened:
+def journal(path: Path) -> Iterator[SqliteStore]:
+    with SqliteStore.open(path) as opened:
         yield opened
 
 
-def _start(journal: RunJournal, run_id: str, *, account: str = ACCOUNT, **overrides: Any) -> None:
+def _start(journal: SqliteStore, run_id: str, *, account: str = ACCOUNT, **overrides: Any) -> None:
     fields: dict[str, Any] = {
         "kind": "generation",
         "type": "image",
@@ -63,7 +63,7 @@ def _start(journal: RunJournal, run_id: str, *, account: str = ACCOUNT, **overri
 
 
 def test_a_recorded_run_reads_back_after_the_file_is_reopened(path: Path) -> None:
-    with RunJournal.open(path) as journal:
+    with SqliteStore.open(path) as journal:
         journal.record_start(
             ACCOUNT,
             "run_1",
@@ -89,7 +89,7 @@ def test_a_recorded_run_reads_back_after_the_file_is_reopened(path: Path) -> Non
         )
         journal.add_saved_paths(ACCOUNT, "run_1", ["/home/u/Pictures/watercolour-mug_1.png"])
 
-    with RunJournal.open(path) as reopened:
+    with SqliteStore.open(path) as reopened:
         entry = reopened.get(ACCOUNT, ["run_1", "run_unknown"])
 
     assert list(entry) == ["run_1"]
@@ -118,8 +118,8 @@ def test_an_intent_survives_a_process_killed_with_sigkill(path: Path) -> None:
     code = textwrap.dedent(
         f"""
         import os, signal
-        from flora_mcp.journal import RunJournal, account_digest
-        journal = RunJournal.open({str(path)!r})
+        from flora_mcp.store import SqliteStore, account_digest
+        journal = SqliteStore.open({str(path)!r})
         journal.record_intent(
             account_digest({KEY!r}), "idem-1", kind="generation", type="video",
             prompt="a mug spinning", model="t2v-slow", params={{"duration": "5"}},
@@ -134,7 +134,7 @@ def test_an_intent_survives_a_process_killed_with_sigkill(path: Path) -> None:
     )
     assert finished.returncode == -signal.SIGKILL, finished.stderr.decode()
 
-    with RunJournal.open(path) as reopened:
+    with SqliteStore.open(path) as reopened:
         intents = reopened.pending_intents(ACCOUNT)
 
     assert [(i.local_id, i.run_id, i.status, i.prompt) for i in intents] == [
@@ -144,7 +144,7 @@ def test_an_intent_survives_a_process_killed_with_sigkill(path: Path) -> None:
     assert intents[0].quote_usd == 1.5
 
 
-def test_an_intent_becomes_its_run_once_the_run_id_is_recorded(journal: RunJournal) -> None:
+def test_an_intent_becomes_its_run_once_the_run_id_is_recorded(journal: SqliteStore) -> None:
     journal.record_intent(
         ACCOUNT,
         "idem-2",
@@ -169,7 +169,7 @@ def test_an_intent_becomes_its_run_once_the_run_id_is_recorded(journal: RunJourn
     )
 
 
-def test_a_reconciled_intent_merges_into_a_run_already_journaled(journal: RunJournal) -> None:
+def test_a_reconciled_intent_merges_into_a_run_already_journaled(journal: SqliteStore) -> None:
     journal.record_intent(
         ACCOUNT,
         "idem-3",
@@ -188,7 +188,7 @@ def test_a_reconciled_intent_merges_into_a_run_already_journaled(journal: RunJou
     assert [(e.local_id, e.run_id) for e in journal.recent(ACCOUNT)] == [("idem-3", "run_3")]
 
 
-def test_dropping_an_intent_forgets_a_post_that_failed(journal: RunJournal) -> None:
+def test_dropping_an_intent_forgets_a_post_that_failed(journal: SqliteStore) -> None:
     journal.record_intent(
         ACCOUNT,
         "idem-4",
@@ -207,7 +207,7 @@ def test_dropping_an_intent_forgets_a_post_that_failed(journal: RunJournal) -> N
 
 
 def test_the_journal_keeps_at_most_max_entries_per_account_dropping_the_oldest(path: Path) -> None:
-    with RunJournal.open(path, max_entries=5) as journal:
+    with SqliteStore.open(path, max_entries=5) as journal:
         for n in range(12):
             _start(journal, f"run_{n}", started_at=float(n))
         _start(journal, "run_other", account=OTHER)
@@ -219,7 +219,7 @@ def test_the_journal_keeps_at_most_max_entries_per_account_dropping_the_oldest(p
         assert count == 6
 
 
-def test_accounts_do_not_see_each_others_runs(journal: RunJournal) -> None:
+def test_accounts_do_not_see_each_others_runs(journal: SqliteStore) -> None:
     _start(journal, "run_mine")
     _start(journal, "run_theirs", account=OTHER)
     journal.record_intent(
@@ -244,7 +244,7 @@ def test_accounts_do_not_see_each_others_runs(journal: RunJournal) -> None:
 
 
 def test_the_key_never_appears_in_the_files_bytes(path: Path) -> None:
-    with RunJournal.open(path) as journal:
+    with SqliteStore.open(path) as journal:
         _start(journal, "run_k")
         journal.record_intent(
             ACCOUNT,
@@ -272,7 +272,7 @@ def test_the_digest_is_namespaced_not_a_bare_hash_of_the_key() -> None:
     assert len(ACCOUNT) == 64
 
 
-def test_a_raw_key_is_refused_as_an_account(journal: RunJournal) -> None:
+def test_a_raw_key_is_refused_as_an_account(journal: SqliteStore) -> None:
     with pytest.raises(ValueError, match="account_digest"):
         _start(journal, "run_x", account=KEY)
     with pytest.raises(ValueError, match="account_digest"):
@@ -281,10 +281,10 @@ def test_a_raw_key_is_refused_as_an_account(journal: RunJournal) -> None:
 
 def test_concurrent_writers_from_threads_lose_no_run(path: Path) -> None:
     # Two journals on one file stand for two server processes; eight threads share them.
-    with RunJournal.open(path) as first, RunJournal.open(path) as second:
+    with SqliteStore.open(path) as first, SqliteStore.open(path) as second:
         errors: list[BaseException] = []
 
-        def write(journal: RunJournal, thread: int) -> None:
+        def write(journal: SqliteStore, thread: int) -> None:
             try:
                 for n in range(25):
                     run_id = f"run_{thread}_{n}"
@@ -305,7 +305,7 @@ def test_concurrent_writers_from_threads_lose_no_run(path: Path) -> None:
         assert {e.status for e in entries} == {"completed"}
 
 
-def test_a_long_prompt_and_large_params_are_capped_and_flagged(journal: RunJournal) -> None:
+def test_a_long_prompt_and_large_params_are_capped_and_flagged(journal: SqliteStore) -> None:
     big = "x" * (MAX_PARAMS_BYTES * 2)
     _start(
         journal, "run_big", prompt="p" * (MAX_PROMPT_CHARS * 3), params={"aspect_ratio": "1:1", "blob": big}
@@ -324,7 +324,7 @@ def test_the_file_is_created_with_its_folders_and_owner_only_permissions(path: P
         pytest.skip("POSIX permissions")
     old_umask = os.umask(0o022)
     try:
-        with RunJournal.open(path) as journal:
+        with SqliteStore.open(path) as journal:
             _start(journal, "run_p")
             modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.parent.iterdir()}
     finally:
@@ -335,13 +335,13 @@ def test_the_file_is_created_with_its_folders_and_owner_only_permissions(path: P
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
-def test_the_journal_runs_in_wal_mode_with_full_sync(journal: RunJournal, path: Path) -> None:
+def test_the_journal_runs_in_wal_mode_with_full_sync(journal: SqliteStore, path: Path) -> None:
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    with journal._read(ACCOUNT) as db:
-        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with journal._transaction() as run:
+        assert run("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
-def test_recent_filters_by_workspace_and_project_and_pages_with_before(journal: RunJournal) -> None:
+def test_recent_filters_by_workspace_and_project_and_pages_with_before(journal: SqliteStore) -> None:
     for n in range(6):
         _start(journal, f"run_{n}", project_id="prj_a" if n % 2 else "prj_b", started_at=float(n))
     _start(journal, "run_ws2", workspace_id="ws_2", started_at=9.0)
@@ -354,7 +354,7 @@ def test_recent_filters_by_workspace_and_project_and_pages_with_before(journal: 
     assert [e.run_id for e in second_page] == ["run_3", "run_2"]
 
 
-def test_a_later_settle_keeps_what_it_does_not_know(journal: RunJournal) -> None:
+def test_a_later_settle_keeps_what_it_does_not_know(journal: SqliteStore) -> None:
     _start(journal, "run_s")
     outputs = [{"url": "https://media.flora.ai/o.png"}]
     journal.settle(ACCOUNT, "run_s", status="completed", cost_usd=None, outputs=outputs, seed=7)
@@ -364,7 +364,7 @@ def test_a_later_settle_keeps_what_it_does_not_know(journal: RunJournal) -> None
     assert (entry.cost_usd, entry.seed, entry.outputs) == (0.87, 7, outputs)
 
 
-def test_saved_paths_accumulate_without_duplicates(journal: RunJournal) -> None:
+def test_saved_paths_accumulate_without_duplicates(journal: SqliteStore) -> None:
     _start(journal, "run_sp")
     journal.add_saved_paths(ACCOUNT, "run_sp", ["/a.png", "/b.png"])
     journal.add_saved_paths(ACCOUNT, "run_sp", ["/b.png", "/c.png"])
@@ -372,7 +372,7 @@ def test_saved_paths_accumulate_without_duplicates(journal: RunJournal) -> None:
     assert journal.get(ACCOUNT, ["run_sp"])["run_sp"].saved_paths == ["/a.png", "/b.png", "/c.png"]
 
 
-def test_an_unknown_kind_is_refused(journal: RunJournal) -> None:
+def test_an_unknown_kind_is_refused(journal: SqliteStore) -> None:
     with pytest.raises(ValueError, match="kind must be one of"):
         _start(journal, "run_k", kind="batch")
 
@@ -380,23 +380,23 @@ def test_an_unknown_kind_is_refused(journal: RunJournal) -> None:
 def test_a_file_that_is_not_a_journal_is_refused_with_a_journal_error(tmp_path: Path) -> None:
     not_a_db = tmp_path / "runs.sqlite3"
     not_a_db.write_bytes(b"this is not SQLite" * 100)
-    with pytest.raises(JournalError, match="cannot use the run journal"):
-        RunJournal.open(not_a_db)
+    with pytest.raises(StoreError, match="cannot use the run journal"):
+        SqliteStore.open(not_a_db)
 
 
 def test_a_journal_from_a_newer_schema_is_refused(path: Path) -> None:
-    RunJournal.open(path).close()
+    SqliteStore.open(path).close()
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 99")
-    with pytest.raises(JournalError, match="newer flora-mcp"):
-        RunJournal.open(path)
+    with pytest.raises(StoreError, match="newer flora-mcp"):
+        SqliteStore.open(path)
 
 
 def test_a_closed_journal_raises_a_journal_error(path: Path) -> None:
-    journal = RunJournal.open(path)
+    journal = SqliteStore.open(path)
     journal.close()
     journal.close()
-    with pytest.raises(JournalError, match="closed"):
+    with pytest.raises(StoreError, match="closed"):
         journal.recent(ACCOUNT)
 
 
@@ -419,7 +419,7 @@ def test_the_default_path_is_the_users_data_folder_on_each_platform(
 
 @pytest.mark.anyio
 async def test_async_callers_record_and_read_through_a_worker_thread(path: Path) -> None:
-    journal = await in_thread(RunJournal.open, path)
+    journal = await in_thread(SqliteStore.open, path)
     threads: list[str] = []
 
     def record(local_id: str) -> None:
@@ -446,7 +446,7 @@ async def test_async_callers_record_and_read_through_a_worker_thread(path: Path)
         journal.close()
 
 
-def test_a_local_id_already_bound_to_another_run_is_not_taken_over(journal: RunJournal) -> None:
+def test_a_local_id_already_bound_to_another_run_is_not_taken_over(journal: SqliteStore) -> None:
     _start(journal, "run_first", local_id="idem-5", started_at=1.0)
     _start(journal, "run_second", local_id="idem-5", started_at=2.0)
 

@@ -8,6 +8,7 @@ total time), and the bearer key sent per request, never to another origin.
 """
 
 from flora_mcp.client._client import DEFAULT_BASE_URL, DIRECT_UPLOAD_MAX_BYTES, FloraClient
+from flora_mcp.client._clock import FloraClock
 from flora_mcp.client._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -101,6 +102,7 @@ __all__ = [
     "ConflictError",
     "FieldError",
     "FloraClient",
+    "FloraClock",
     "FloraError",
     "Generation",
     "GenerationRequest",

@@ -15,6 +15,7 @@ import httpx2
 from pydantic import BaseModel, ValidationError
 
 from flora_mcp import __version__
+from flora_mcp.client._clock import FloraClock
 from flora_mcp.client._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -121,6 +122,7 @@ class FloraClient:
         self._retry = RetryPolicy(max_attempts=max_attempts, budget=retry_budget, sleep=sleep, clock=clock)
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
+        self.clock = FloraClock()  # FLORA's time, for matching a lost answer to its run
         self._timeout = timeout
         self._owns_http = http is None
         self._http = http if http is not None else httpx2.AsyncClient(timeout=timeout)
@@ -597,7 +599,7 @@ class FloraClient:
         `sent_path` names the call in errors (relative to the base URL); `refused` builds the error
         for a non-2xx answer that is not FLORA's JSON API (default: FLORA's error envelope).
         """
-        started = time.perf_counter()
+        started, sent_at = time.perf_counter(), time.time()
         try:
             response = await self._http.send(request)
         except httpx2.TimeoutException as exc:
@@ -613,6 +615,7 @@ class FloraClient:
                 request=_redacted(request),
             ) from exc
         self._log(request, response.status_code, started, request_id_of(response))
+        self.clock.observe(response.headers.get("date"), sent_at, time.time())
         if not response.is_success:
             if refused is not None:
                 raise refused(response, _redacted(request))

@@ -9,7 +9,6 @@ import anyio
 
 from flora_mcp.client import FloraClient, FloraError, GenerationType, Model
 from flora_mcp.server._history import History
-from flora_mcp.server._starting import RunClaims
 from flora_mcp.server.waiting import StartedRuns
 
 MODELS_TTL_SECONDS = 300.0
@@ -36,14 +35,13 @@ class ModelCache:
 @dataclass
 class Account:
     """What tool calls made with one FLORA key share: its client, its model catalogue, the runs
-    it started (for waiting) and handed out (for exactly-once starts), and a lock so concurrent
-    calls do not create a project twice; its page of the local run journal."""
+    it started (for waiting), a lock so concurrent calls do not create a project twice, and its page
+    of the run store (journal, and what makes its starts exactly-once)."""
 
     client: FloraClient
     history: History
     models: ModelCache = field(init=False)
     runs: StartedRuns = field(default_factory=StartedRuns)
-    claims: RunClaims = field(default_factory=RunClaims)
     project_lock: anyio.Lock = field(default_factory=anyio.Lock)
     _canvas_urls: dict[str, str] = field(default_factory=dict)
 

@@ -60,7 +60,7 @@ class OnFirstNeed:
 
 def build_server(settings: Settings, state: AppState | None = None) -> MCPServer[AppState]:
     """The server; with `state`, every session shares that one (the HTTP transports own its life)."""
-    state = state or AppState(settings)
+    state = state or AppState.open(settings)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -82,5 +82,6 @@ def build_server(settings: Settings, state: AppState | None = None) -> MCPServer
         lifespan=lifespan,
         log_level=settings.log_level,
         middleware=[OnFirstNeed(state, register)],
+        request_state_security=state.request_state_security(),
     )
     return server

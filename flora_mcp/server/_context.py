@@ -21,11 +21,11 @@ from flora_mcp.client import (
     RateLimitError,
 )
 from flora_mcp.downloads import origin_of
-from flora_mcp.journal import account_digest
 from flora_mcp.server._account import Account
 from flora_mcp.server._history import History
 from flora_mcp.server._http import bearer
 from flora_mcp.server._state import AppState
+from flora_mcp.store import account_digest
 
 Ctx = Context[AppState, Any]
 """A tool's context: `ctx.request_context.lifespan_context` is the server's `AppState`."""
@@ -65,7 +65,7 @@ async def account(ctx: Ctx) -> Account:
             max_attempts=settings.max_attempts,
             retry_budget=settings.retry_budget,
         )
-        found = state.accounts[digest] = Account(client, History(await state.journal(), digest))
+        found = state.accounts[digest] = Account(client, History(await state.store(), digest))
         if len(state.accounts) > MAX_ACCOUNTS:
             state.accounts.popitem(last=False)
     state.accounts.move_to_end(digest)

@@ -1,68 +1,104 @@
-"""One account's view of the local run journal: what FLORA's history does not keep.
+"""One account's page of the run store: what FLORA's history does not keep.
 
 FLORA's `GET /generations` has no prompt, type or params, and an answer lost in a crash loses a
-paid run's id. So every run this server starts is written down before the call returns (an
-intent before the POST, the run once its id is known), settled when it is seen ending, and merged
-into history. With the journal off (setting `journal=off`) every method does nothing.
+paid run's id. So every run this server starts is written down: an intent before the POST (which
+must succeed, or nothing is started), the run once its id is known, its end when seen; all of it
+is merged into history. Reads and the writes after a start are a convenience: a store that fails
+then is logged and the answer still goes back, with FLORA's own data.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
 
 from flora_mcp.client import APIStatusError, ConflictError, GenerationRequest, Run, RunStarted
-from flora_mcp.journal import JournalEntry, JournalError, RunJournal, RunKind, in_thread
 from flora_mcp.server._references import REFERENCE_PARAMS
+from flora_mcp.store import JournalEntry, RunKind, RunStore, StoreError, in_thread
 
 logger = logging.getLogger(__name__)
 
 MAX_REMEMBERED = 4096
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the journal keeps of a start: the request, in FLORA's terms."""
+
+    kind: RunKind
+    type: str | None
+    prompt: str | None
+    model: str | None
+    params: Mapping[str, Any]
+    workspace_id: str | None
+    project_id: str | None
+
+    @classmethod
+    def of(cls, request: GenerationRequest) -> Record:
+        return cls(
+            "generation",
+            request.type,
+            request.prompt,
+            request.model,
+            request.params or {},
+            request.workspace_id,
+            request.project_id,
+        )
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "type": self.type,
+            "prompt": self.prompt,
+            "model": self.model,
+            "params": self.params,
+            "references": references_of(self.params),
+            "workspace_id": self.workspace_id,
+            "project_id": self.project_id,
+        }
+
+
+def refused(exc: Exception) -> ToolError:
+    """Why a paid start is refused when the store cannot record it."""
+    return ToolError(
+        f"Nothing was started or spent: the run store cannot record this start ({exc}). Without it a "
+        "lost answer could not be matched to its run. Reading runs still works; try again once it is back."
+    )
 
 
 @dataclass
 class History:
-    journal: RunJournal | None
-    account: str  # the journal's digest of the key, never the key
+    store: RunStore
+    account: str  # the store's digest of the key, never the key
     # Runs whose end (and cost, once settled) is written: reading a finished run again writes nothing.
     _written: OrderedDict[tuple[str, bool], None] = field(default_factory=OrderedDict)
 
-    async def intent(self, request: GenerationRequest, kind: RunKind = "generation") -> str:
-        """Written just before the POST: if the answer is lost in a crash, the intent remains."""
-        local_id = uuid.uuid4().hex
-        await self._write(
-            "record_intent",
-            local_id,
-            kind=kind,
-            type=request.type,
-            prompt=request.prompt,
-            model=request.model,
-            params=request.params or {},
-            references=references_of(request.params or {}),
-            workspace_id=request.workspace_id,
-            project_id=request.project_id,
-            started_at=time.time(),
-        )
-        return local_id
+    async def intent(self, local_id: str, record: Record) -> None:
+        """Written just before the POST; raises (nothing started) when the store cannot take it."""
+        try:
+            await in_thread(
+                self.store.record_intent, self.account, local_id, **record.columns(), started_at=time.time()
+            )
+        except (StoreError, OSError) as exc:
+            raise refused(exc) from exc
 
-    async def started(self, local_id: str, request: GenerationRequest, started: RunStarted) -> None:
-        await self._write(
-            "record_start",
+    async def started(self, local_id: str, record: Record, started: RunStarted) -> None:
+        """The run its start created, claimed for it (no recovery can hand it to another start)."""
+        model = started.model.model_id if started.model and started.model.model_id else record.model
+        columns = record.columns() | {"model": model}
+        await self._quietly(
+            self.store.record_start,
+            self.account,
             started.run_id,
             local_id=local_id,
-            kind="generation",
-            type=request.type,
-            prompt=request.prompt,
-            model=started.model.model_id if started.model and started.model.model_id else request.model,
-            params=request.params or {},
-            references=references_of(request.params or {}),
-            workspace_id=request.workspace_id,
-            project_id=request.project_id,
+            **columns,
             quote_usd=started.quoted_cost,
             started_at=time.time(),
         )
@@ -72,8 +108,12 @@ class History:
         definite = (
             isinstance(exc, APIStatusError) and exc.status_code < 500 and not isinstance(exc, ConflictError)
         )
-        if definite and self.journal is not None:
-            await self._call(self.journal.drop_intent, self.account, local_id)
+        if definite:
+            await self._quietly(self.store.drop_intent, self.account, local_id)
+
+    async def unresolved(self, local_id: str, why: str) -> None:
+        """An intent whose run could not be told apart: say why on it, for list_generations."""
+        await self._quietly(self.store.note_intent, self.account, local_id, why)
 
     async def settle(self, runs: Iterable[Run]) -> None:
         """Runs seen ending: their outcome, and the cost once FLORA has settled it."""
@@ -84,8 +124,9 @@ class History:
                 if len(self._written) > MAX_REMEMBERED:
                     self._written.popitem(last=False)
                 outputs = [o.model_dump(mode="json") for o in run.outputs]
-                await self._write(
-                    "settle",
+                await self._quietly(
+                    self.store.settle,
+                    self.account,
                     run.run_id,
                     status=run.status,
                     cost_usd=run.charged_cost,
@@ -95,43 +136,33 @@ class History:
                 )
 
     async def saved(self, run_id: str, paths: Sequence[str]) -> None:
-        await self._write("add_saved_paths", run_id, paths)
+        await self._quietly(self.store.add_saved_paths, self.account, run_id, paths)
 
     async def entries(self, run_ids: Iterable[str]) -> dict[str, JournalEntry]:
-        if self.journal is None:
-            return {}
-        found = await self._call(self.journal.get, self.account, list(run_ids))
-        return found or {}
+        return await self._quietly(self.store.get, self.account, list(run_ids)) or {}
 
     async def recent(
         self, *, workspace_id: str | None, project_id: str | None, limit: int
     ) -> list[JournalEntry]:
-        if self.journal is None:
-            return []
-        found = await self._call(
-            self.journal.recent, self.account, workspace_id=workspace_id, project_id=project_id, limit=limit
+        found = await self._quietly(
+            self.store.recent, self.account, workspace_id=workspace_id, project_id=project_id, limit=limit
         )
         return found or []
 
     async def unconfirmed(self, *, older_than: float) -> list[JournalEntry]:
         """Intents never followed by a run id, older than a start takes: cut off by a crash."""
-        if self.journal is None:
-            return []
         cutoff = time.time() - older_than
-        found = await self._call(self.journal.pending_intents, self.account) or []
+        found = await self._quietly(self.store.pending_intents, self.account) or []
         return [e for e in found if e.started_at < cutoff]
 
-    async def _write(self, method: str, *args: Any, **kwargs: Any) -> None:
-        if self.journal is not None:
-            await self._call(getattr(self.journal, method), self.account, *args, **kwargs)
-
     @staticmethod
-    async def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
-        # The journal is a convenience: a full disk or a locked file must not fail a paid run's answer.
+    async def _quietly(method: Any, *args: Any, **kwargs: Any) -> Any:
+        # After a start, or on a read, the store is a convenience: a full disk or a database that went
+        # away must not fail a paid run's answer or hide FLORA's own data.
         try:
             return await in_thread(method, *args, **kwargs)
-        except (JournalError, OSError, ValueError) as exc:
-            logger.warning("Run journal unavailable: %s", exc)
+        except (StoreError, OSError, ValueError) as exc:
+            logger.warning("Run store unavailable: %s", exc)
             return None
 
 

@@ -12,6 +12,7 @@ import hmac
 import socket
 from collections.abc import Callable
 
+import anyio.to_thread
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -84,7 +85,8 @@ async def serve_http(settings: Settings, on_ready: Callable[[str], None]) -> Non
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((settings.host, settings.port))  # bound first, so port 0 resolves before we announce
     port = sock.getsockname()[1]
-    async with AppState(settings).running() as state:
+    opened = await anyio.to_thread.run_sync(AppState.open, settings)  # refuses an unreachable database
+    async with opened.running() as state:
         state.want_sandbox()  # no handshake to wait for: the sandbox serves every session
         server = build_server(settings, state=state)
         security = transport_security(settings)

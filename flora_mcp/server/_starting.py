@@ -1,38 +1,60 @@
-"""Starting a paid run exactly once, and never losing the id of a run that did start.
+"""Starting a paid run exactly once, and handing each caller the run its own request created.
 
-The argument, case by case (each case has its test):
+FLORA's history (`GET /generations`) has no prompt: a run is known there only by its project, model,
+status and creation time. So a start must be matched to its run by those alone, whatever the
+concurrency, restarts or replicas. The argument, case by case (each case has its test, in
+tests/server/test_exactly_once.py unless named):
 
-1. The answer arrives: the run is returned and its id claimed (`RunClaims`), so no recovery
-   below can hand it out again. (tests/server/test_exactly_once.py)
-2. The request fails before FLORA acts (connection refused, 429, 5xx): the client retries it
-   with the SAME Idempotency-Key, within a bound of attempts and time; FLORA releases the key of
-   a failed request, so the retry starts the run once. (tests/client/test_retries.py:
-   test_every_attempt_of_a_post_sends_the_same_idempotency_key_and_body and
-   test_a_5xx_on_generate_keeps_its_key_and_finally_names_the_likely_cause)
-3. FLORA acts but the answer is lost (dropped connection, timeout): the retry, same key, is
-   answered 409 `idempotency_duplicate` without the first answer (FLORA's measured behaviour; a
-   replay, as its docs describe, is case 1). The run exists, its id does not: once the project's
-   other starts in this process have their answers (`RunClaims.settled`, bounded), the run is the
-   oldest in the project's history created since the request was sent that this process has not
-   handed out. Claimed before the next await, so concurrent recoveries never pick the same run.
-   (tests/sandbox/test_faults.py:
-   test_in_conflict_mode_a_dropped_generate_raises_conflict_and_the_run_exists;
-   tests/server/test_exactly_once.py: test_n_starts_under_faults_are_n_runs_and_n_distinct_ids,
-   with every first answer dropped, in both replay and conflict mode)
-4. A 2xx answer without a usable `run_id` (FLORA drifting): not retried (the run exists), and
-   recovered from history as in case 3. (tests/client/test_retries.py:
-   test_a_start_answer_without_run_id_is_not_retried)
-5. The run is not in the history yet after a few looks: the error says it was started and is not
-   lost, and tells the agent to look in list_generations instead of starting it again.
-
-Claims are per account (one FLORA key), so two keys sharing a project never take each other's runs.
+1. The answer arrives: the run is journaled and *claimed* for this start in one transaction
+   (`claims`, keyed by run id: a run is handed to one start, ever), before anything else can look.
+   (test_concurrent_starts_each_get_the_run_of_their_own_prompt)
+2. The request fails before FLORA acts (connection refused, 429, 5xx): the client retries it with
+   the SAME Idempotency-Key (this start's journal id); FLORA releases the key of a failed request,
+   so the retry starts the run once. (tests/client/test_retries.py:
+   test_every_attempt_of_a_post_sends_the_same_idempotency_key_and_body)
+3. FLORA acts but the answer is lost, and the retry is answered 409 `idempotency_duplicate` with no
+   replay (FLORA's measured behaviour; a replay is case 1). Every generation start holds a *lease*
+   on (project, model) in the shared store from before its POST until its run is claimed, so at
+   that moment no other start of that model in that project, in any process sharing the store, is
+   unanswered. Its run is then the one unclaimed run of that model in the project created between
+   the POST and now, both read on FLORA's clock (`FloraClock`, measured from FLORA's `Date`
+   headers, never a fixed skew). It is claimed atomically before the lease is released.
+   (test_concurrent_starts_each_get_the_run_of_their_own_prompt with every first answer lost;
+   tests/e2e/test_replicas.py: test_lost_answers_over_two_replicas_each_get_their_own_run)
+4. Restarts and older runs: an earlier run was claimed when it was answered or recovered (the store
+   persists), and was created before this start's window; neither way can it be handed out again.
+   (test_after_a_restart_a_lost_answer_never_gets_an_earlier_run)
+5. FLORA's clock differs from ours: the window is translated by the measured offset.
+   (test_a_skewed_flora_clock_still_matches_the_lost_answer)
+6. FLORA's data cannot decide: another unclaimed run could be ours (started in FLORA's app or by
+   another tool in the window; or a start with the workspace's default model beside one naming a
+   model, whose leases differ). Then nothing is guessed: the start waits a moment for the other to
+   be claimed, and if two remain the error lists the candidates, and the journal's intent says so.
+   (test_a_foreign_run_in_the_window_is_listed_not_guessed)
+7. The run is not in the history after a few looks: the error says it was started and is not lost,
+   and tells the agent to look in list_generations instead of starting it again; the intent stays
+   in the journal (`unconfirmed_starts`). (test_a_run_missing_from_history_is_reported_not_restarted)
+8. A 2xx answer without a usable `run_id` (FLORA drifting): not retried (the run exists), then as
+   case 3. (tests/client/test_retries.py: test_a_start_answer_without_run_id_is_not_retried)
+9. Technique and action runs take the same path (intent, one key, claim, journal); the contract
+   lists no runs to recover them from, so a lost answer says the run may exist and keeps the intent.
+   (test_a_lost_technique_answer_says_the_run_may_exist)
+10. The store cannot record the intent (database down, disk full): nothing is sent, nothing spent.
+    (test_a_store_that_cannot_record_refuses_to_start; tests/e2e/test_replicas.py:
+    test_a_database_that_goes_away_refuses_starts_and_keeps_reads)
+11. A process dies holding a lease: leases are renewed while held and expire `LEASE_TTL` after the
+    last renewal, so the others wait at most that long. (tests/e2e/test_replicas.py:
+    test_a_killed_replicas_run_is_listed_with_its_prompt_by_the_other)
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, OrderedDict
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
@@ -40,106 +62,202 @@ from mcp.server.mcpserver.exceptions import ToolError
 from flora_mcp.client import (
     ConflictError,
     FloraClient,
+    FloraError,
     Generation,
     GenerationRequest,
     RunIdMissingError,
     RunStarted,
 )
+from flora_mcp.server._history import History, Record, refused
 from flora_mcp.server._references import TYPE_OF_PREFIX, prefix_of
+from flora_mcp.store import RunStore, StoreError, in_thread
 
 logger = logging.getLogger(__name__)
 
-CLOCK_SKEW_MS = 120_000  # FLORA's clock against ours, when matching creation times
-FIND_ATTEMPTS = 5
+LEASE_TTL = 20.0  # seconds a lease outlives its holder's last renewal
+RENEW_EVERY = 5.0
+LEASE_WAIT = 180.0  # the longest a start waits for another of the same model in the project
+FIND_ATTEMPTS = 6
 FIND_INTERVAL_SECONDS = 0.5
-SETTLE_SECONDS = 30.0
+MARGIN_SECONDS = 1.0  # FLORA's `created_at` and its `Date` may come from different machines
+ANY_MODEL = "*"  # the lease subject of a start with the workspace's default model
 
 
-class RunClaims:
-    """Run ids this process has returned to a caller, so a recovery never hands one out twice,
-    and the starts still waiting for an answer, per project. Bounded: a recovery only looks at
-    runs from the last few minutes."""
+@dataclass(frozen=True)
+class Lease:
+    """At most one unanswered start per `scope` and `subject` at a time."""
 
-    def __init__(self, limit: int = 10_000) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._limit = limit
-        self.in_flight: Counter[str] = Counter()
-
-    def __contains__(self, run_id: object) -> bool:
-        return run_id in self._ids
-
-    def add(self, run_id: str) -> None:
-        self._ids[run_id] = None
-        if len(self._ids) > self._limit:
-            self._ids.popitem(last=False)
-
-    async def settled(self, project_id: str) -> None:
-        """Until no other start in the project awaits its answer (bounded): one that is about to
-        succeed would otherwise leave its run unclaimed for a recovery to take."""
-        with anyio.move_on_after(SETTLE_SECONDS):
-            while self.in_flight[project_id]:  # noqa: ASYNC110 - a counter, shared by the account's sessions
-                await anyio.sleep(0.05)
+    scope: str
+    subject: str
 
 
-async def start_generation(client: FloraClient, claims: RunClaims, request: GenerationRequest) -> RunStarted:
-    """Start one run for `client`'s account; `claims` is that account's record of runs handed out."""
-    sent_at_ms = time.time() * 1000
-    try:
-        started = await _counted_start(client, claims, request)
-    except (ConflictError, RunIdMissingError) as exc:
-        if isinstance(exc, ConflictError) and exc.code != "idempotency_duplicate":
-            raise
-        logger.warning("A generation started but its answer was lost or had no run_id; finding the run")
-        await claims.settled(request.project_id)
-        started = await _find_started(client, claims, request, since_ms=sent_at_ms - CLOCK_SKEW_MS)
-    claims.add(started.run_id)  # no await since the answer arrived: no recovery saw it unclaimed
-    return started
+Post = Callable[[str], Awaitable[RunStarted]]
+"""Sends the start with the given Idempotency-Key."""
+Find = Callable[[str, float], Awaitable[RunStarted]]
+"""Finds the run of a lost answer: (this start's id, local time the POST was sent)."""
 
 
-async def _counted_start(client: FloraClient, claims: RunClaims, request: GenerationRequest) -> RunStarted:
-    claims.in_flight[request.project_id] += 1
-    try:
-        return await client.generate(request)
-    finally:
-        claims.in_flight[request.project_id] -= 1
+async def start_generation(client: FloraClient, history: History, request: GenerationRequest) -> RunStarted:
+    lease = Lease(f"generation:{request.project_id}", request.model or ANY_MODEL)
 
+    async def find(local_id: str, sent_at: float) -> RunStarted:
+        return await _find_generation(client, history, request, lease, local_id, sent_at)
 
-async def _find_started(
-    client: FloraClient, claims: RunClaims, request: GenerationRequest, since_ms: float
-) -> RunStarted:
-    for attempt in range(FIND_ATTEMPTS):
-        page = await client.list_generations(
-            workspace_id=request.workspace_id, project_id=request.project_id, limit=50
-        )
-        candidates = [g for g in page.items if g.run_id not in claims and _could_be(g, request, since_ms)]
-        if candidates:
-            # The oldest: starts begun after ours made newer runs, and every earlier start has
-            # settled. Claimed before the next await, so no concurrent recovery picks it too.
-            found = min(candidates, key=lambda g: g.created_at)
-            claims.add(found.run_id)
-            return RunStarted(
-                run_id=found.run_id,
-                type="generation",
-                estimated_seconds=None,
-                charged_cost=None,  # no quote survived; the run's own cost settles later
-                model=found.model,
-                poll_url=found.poll_url,
-                project_id=found.project_id,
-            )
-        if attempt + 1 < FIND_ATTEMPTS:
-            await anyio.sleep(FIND_INTERVAL_SECONDS)  # the history may lag the run by a moment
-    raise ToolError(
-        "FLORA says this generation was already started (idempotency_duplicate), but its run is not in "
-        f"project {request.project_id}'s history yet. It is not lost: call list_generations with that "
-        "project_id in a moment to find it. Do not start it again."
+    return await start_once(
+        history,
+        Record.of(request),
+        lambda key: client.generate(request, idempotency_key=key),
+        find=find,
+        lease=lease,
     )
 
 
-def _could_be(generation: Generation, request: GenerationRequest, since_ms: float) -> bool:
-    """Whether a run in the history may be the one this request started: created since, and of the
-    model asked for, or at least of the type asked for when the workspace default ran."""
-    if generation.created_at < since_ms:
-        return False
+async def start_once(
+    history: History, record: Record, post: Post, *, find: Find | None = None, lease: Lease | None = None
+) -> RunStarted:
+    """Start one paid run: intent, POST once (one key), claim and journal; recover a lost answer by
+    `find` (under `lease`), or say the run may exist when there is no way to find it."""
+    local_id = uuid.uuid4().hex
+    async with _holding(history.store, lease, local_id):
+        await history.intent(local_id, record)
+        sent_at = time.time()
+        try:
+            started = await post(local_id)
+        except (ConflictError, RunIdMissingError) as exc:
+            if isinstance(exc, ConflictError) and exc.code != "idempotency_duplicate":
+                await history.not_started(local_id, exc)
+                raise
+            logger.warning("A %s started but its answer was lost or had no run_id", record.kind)
+            if find is None:
+                why = f"its answer was lost and FLORA lists no {record.kind} runs to find it in"
+                await history.unresolved(local_id, why)
+                raise ToolError(_may_exist(record.kind, why)) from exc
+            started = await find(local_id, sent_at)
+        except FloraError as exc:
+            await history.not_started(local_id, exc)
+            raise
+        await history.started(local_id, record, started)
+    return started
+
+
+@asynccontextmanager
+async def _holding(store: RunStore, lease: Lease | None, holder: str) -> AsyncIterator[None]:
+    """Hold `lease` (waiting for it, renewing it) for the body; nothing when there is none."""
+    if lease is None:
+        yield
+        return
+    try:
+        with anyio.fail_after(LEASE_WAIT):
+            delay = 0.02
+            while not await in_thread(store.acquire_lease, lease.scope, lease.subject, holder, LEASE_TTL):
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+    except TimeoutError:
+        raise ToolError(
+            f"Nothing was started: another start of {lease.subject} in this project has waited for "
+            f"FLORA's answer for over {LEASE_WAIT:.0f} s. Try again in a minute."
+        ) from None
+    except StoreError as exc:
+        raise refused(exc) from exc
+    failure: BaseException | None = None
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_renew, store, lease, holder)
+            try:
+                yield
+            except BaseException as exc:  # raised outside the group, so not as an ExceptionGroup
+                failure = exc
+            finally:
+                group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+    finally:
+        with anyio.CancelScope(shield=True):
+            try:
+                await in_thread(store.release_lease, lease.scope, lease.subject, holder)
+            except StoreError as exc:  # it expires by itself
+                logger.warning("Could not release a start lease: %s", exc)
+
+
+async def _renew(store: RunStore, lease: Lease, holder: str) -> None:
+    while True:
+        await anyio.sleep(RENEW_EVERY)
+        try:
+            await in_thread(store.renew_lease, lease.scope, lease.subject, holder, LEASE_TTL)
+        except StoreError as exc:
+            logger.warning("Could not renew a start lease: %s", exc)
+
+
+async def _find_generation(
+    client: FloraClient,
+    history: History,
+    request: GenerationRequest,
+    lease: Lease,
+    local_id: str,
+    sent_at: float,
+) -> RunStarted:
+    """Case 3: the one unclaimed run of this model created since the POST, by FLORA's clock."""
+    store = history.store
+    free: list[Generation] = []
+    for attempt in range(FIND_ATTEMPTS):
+        if attempt:
+            await anyio.sleep(FIND_INTERVAL_SECONDS)  # the history may lag, another start may claim
+        page = await client.list_generations(
+            workspace_id=request.workspace_id, project_id=request.project_id, limit=50
+        )
+        low = (client.clock.flora_range(sent_at)[0] - MARGIN_SECONDS) * 1000
+        high = (client.clock.now_range()[1] + MARGIN_SECONDS) * 1000
+        window = [g for g in page.items if low <= g.created_at <= high and _could_be(g, request)]
+        try:
+            taken = await in_thread(store.claimed, [g.run_id for g in window])
+            others = await in_thread(store.leases, lease.scope)
+        except StoreError as exc:
+            raise ToolError(_may_exist("generation", f"the run store is unreachable ({exc})")) from exc
+        free = [g for g in window if g.run_id not in taken]
+        overlapping = [
+            subject
+            for subject, holder in others.items()
+            if holder != local_id and ANY_MODEL in (subject, lease.subject)
+        ]
+        if len(free) == 1 and not overlapping:
+            found = free[0]
+            if await in_thread(store.claim, found.run_id, local_id):
+                return RunStarted(
+                    run_id=found.run_id,
+                    type="generation",
+                    estimated_seconds=None,
+                    charged_cost=None,  # no quote survived; the run's own cost settles later
+                    model=found.model,
+                    poll_url=found.poll_url,
+                    project_id=found.project_id,
+                )
+    if free:
+        listed = ", ".join(f"{g.run_id} (created {_clock(g.created_at)})" for g in free)
+        why = f"FLORA's history cannot tell which run is its own; the candidates: {listed}"
+        await history.unresolved(local_id, why)
+        raise ToolError(
+            f"This generation was started once (FLORA answered idempotency_duplicate), but its answer was "
+            f"lost and {why}. Other runs of {request.model or 'the default model'} began in project "
+            f"{request.project_id} at the same moment (in FLORA's app, another tool, or a start with the "
+            "workspace's default model). Do not start it again; check these with get_generation_status."
+        )
+    raise ToolError(_may_exist("generation", "its run is not in the project's history yet"))
+
+
+def _may_exist(kind: str, why: str) -> str:
+    return (
+        f"This {kind} was sent once and FLORA may have started it, but {why}. It was not started twice. "
+        "Do not start it again: look for it with list_generations in a moment (unconfirmed_starts)."
+    )
+
+
+def _clock(created_at_ms: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(created_at_ms / 1000)) + " UTC"
+
+
+def _could_be(generation: Generation, request: GenerationRequest) -> bool:
+    """Whether a run may be the one this request started: of the model asked for, or at least of
+    the type asked for when the workspace default ran."""
     model_id = generation.model.model_id if generation.model else None
     if model_id is None:
         return True

@@ -21,9 +21,11 @@ from mcp.types import ImageContent
 from flora_mcp.settings import Settings
 
 if TYPE_CHECKING:
-    from flora_mcp.journal import RunJournal
+    from mcp.server.request_state import RequestStateSecurity
+
     from flora_mcp.sandbox import RunningSandbox
     from flora_mcp.server._account import Account
+    from flora_mcp.store import RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ class AppState:
     """Shared by every tool call and session. No I/O until `running()` or first use; imports
     nothing of the client, which `initialize` does not need."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: RunStore | None = None) -> None:
         self.settings = settings
         self.recent_images: OrderedDict[tuple[str, int, int], ImageContent] = OrderedDict()
         self._http: httpx2.AsyncClient | None = None
@@ -46,8 +48,31 @@ class AppState:
         # Per FLORA key (see `_context.account`), by digest so no key is held as a dict key.
         self.accounts: OrderedDict[str, Account] = OrderedDict()
         self._users = 0
-        self._journal: RunJournal | None = None
-        self._journal_lock: anyio.Lock | None = None
+        self._store: RunStore | None = store
+        self._store_lock: anyio.Lock | None = None
+
+    @classmethod
+    def open(cls, settings: Settings) -> AppState:
+        """The state, with the shared database already open when one is configured: a server that
+        cannot reach it must not start (`StoreError`, naming the database but not its password)."""
+        if settings.database_url is None:
+            return cls(settings)
+        from flora_mcp.store import open_postgres  # lazy: psycopg only when a database is configured
+
+        return cls(settings, open_postgres(settings.database_url.get_secret_value()))
+
+    def request_state_security(self) -> RequestStateSecurity | None:
+        """With a shared database, every replica seals and opens the state of a multi-round-trip call
+        (a consent question answered on another replica) with one key kept there; else the SDK's
+        per-process key."""
+        if self.settings.database_url is None or self._store is None:
+            return None
+        import secrets
+
+        from mcp.server.request_state import RequestStateSecurity
+
+        key = self._store.secret("request_state_key", secrets.token_urlsafe(32))
+        return RequestStateSecurity(keys=[key])
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[AppState]:
@@ -94,24 +119,30 @@ class AppState:
             raise ToolError("The embedded FLORA sandbox failed to start; see the server's log.")
         return self._sandbox
 
-    async def journal(self) -> RunJournal | None:
-        """The local run journal, opened on first use; None when off or unusable (said once in the log)."""
-        if self.settings.journal == "off":
-            return None
-        if self._journal_lock is None:
-            self._journal_lock = anyio.Lock()
-        async with self._journal_lock:
-            if self._journal is None:
-                # Lazy: sqlite3 and the journal are not needed to answer `initialize`.
-                from flora_mcp.journal import JournalError, RunJournal, default_journal_path, in_thread
+    async def store(self) -> RunStore:
+        """The run store, opened on first use: the shared database (`StoreError` if unreachable), else
+        the SQLite journal (in memory when the journal is off or its file unusable, said in the log)."""
+        if self._store_lock is None:
+            self._store_lock = anyio.Lock()
+        async with self._store_lock:
+            if self._store is None and self.settings.database_url is not None:
+                from flora_mcp.store import in_thread, open_postgres
 
-                path = default_journal_path() if self.settings.journal == "auto" else self.settings.journal
+                self._store = await in_thread(open_postgres, self.settings.database_url.get_secret_value())
+            if self._store is None:
+                # Lazy: the journal is not needed to answer `initialize`.
+                from flora_mcp.store import MEMORY, SqliteStore, StoreError, default_journal_path, in_thread
+
+                journal = self.settings.journal
+                path = (
+                    MEMORY if journal == "off" else default_journal_path() if journal == "auto" else journal
+                )
                 try:
-                    self._journal = await in_thread(RunJournal.open, path)
-                except (JournalError, OSError) as exc:
-                    logger.warning("Run journal at %s unusable, going on without it: %s", path, exc)
-                    self.settings = self.settings.model_copy(update={"journal": "off"})
-            return self._journal
+                    self._store = await in_thread(SqliteStore.open, path)
+                except (StoreError, OSError) as exc:
+                    logger.warning("Run journal at %s unusable, keeping runs in memory only: %s", path, exc)
+                    self._store = await in_thread(SqliteStore.open, MEMORY)
+            return self._store
 
     async def _start_sandbox(self) -> None:
         ready, wanted = self._sandbox_ready, self._sandbox_wanted
@@ -141,6 +172,6 @@ class AppState:
             await anyio.to_thread.run_sync(sandbox.stop)
         self._sandbox_ready = self._sandbox_wanted = None
         self.accounts.clear()
-        if self._journal is not None:
-            journal, self._journal = self._journal, None
-            journal.close()
+        if self._store is not None:
+            store, self._store = self._store, None
+            store.close()

@@ -20,8 +20,8 @@ import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 
-from flora_mcp.journal import RunJournal, account_digest
 from flora_mcp.sandbox import RunningSandbox, start_sandbox
+from flora_mcp.store import SqliteStore, account_digest
 from tests.conftest import call_ok
 from tests.servers import server_env
 
@@ -49,7 +49,7 @@ def _send(stdin: IO[str], message: dict[str, Any]) -> None:
 def _journaled_run(journal_path: Path, key: str) -> str | None:
     if not journal_path.exists():
         return None
-    with RunJournal.open(journal_path) as journal:
+    with SqliteStore.open(journal_path) as journal:
         found = [e.run_id for e in journal.recent(account_digest(key), limit=5) if e.run_id]
     return found[0] if found else None
 

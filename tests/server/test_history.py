@@ -13,8 +13,8 @@ from mcp.client import Client
 from mcp.types import ImageContent, TextContent
 from PIL import Image
 
-from flora_mcp.journal import RunJournal, account_digest, default_journal_path
 from flora_mcp.sandbox import RunningSandbox
+from flora_mcp.store import SqliteStore, account_digest, default_journal_path
 from tests.conftest import call_ok, error_text, wait_for_settled_cost
 
 pytestmark = pytest.mark.anyio
@@ -124,7 +124,7 @@ async def test_the_journal_keeps_a_finished_runs_outcome_and_settled_cost(mcp: C
     run_id = made["runs"][0]["run_id"]
     await wait_for_settled_cost(mcp, run_id)
     await call_ok(mcp, "get_generation_status", {"run_id": run_id})  # read again: nothing new to write
-    with RunJournal.open(default_journal_path()) as journal:
+    with SqliteStore.open(default_journal_path()) as journal:
         entry = journal.get(account_digest(api_key), [run_id])[run_id]
     assert (entry.status, entry.prompt) == ("completed", "a mug at noon")
     assert entry.cost_usd is not None and entry.outputs

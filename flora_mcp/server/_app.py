@@ -1,19 +1,25 @@
 """The server: its identity, instructions, lifespan, and tools registered on first need.
 
-`initialize` needs neither the tools nor the gallery, and importing the tool modules (the API
-client, rendering) and building their schemas is a sixth of start-up; so a `ServerMiddleware`
-(the SDK's public hook around every request) registers them before the first request other than
-the handshake, and compacts `tools/list` answers on their way out.
+The handshake (`initialize`, or `server/discover` on 2026-07-28) needs neither the tools, the
+prompts, the output resources nor the gallery, and importing their modules (the API client,
+rendering) and building their schemas is a sixth of start-up; so a `ServerMiddleware` (the SDK's
+public hook around every request) registers them all before the first request other than the
+handshake, and compacts `tools/list` answers on their way out. Only the completion handler is
+registered at once (a stub that imports `_completions` on first use), so the handshake advertises it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, Final
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp.types import Completion
+from mcp_types import INVALID_PARAMS
 
 from flora_mcp import __version__
 from flora_mcp.server._schemas import compact_schema
@@ -30,8 +36,12 @@ Generate images, video, audio and text with FLORA in four steps:
 Or all four in one call: generate with the prompt, count and params.
 Generations spend the workspace's credits: start each one once."""
 
-# The handshake and liveness checks; everything else may need the tools.
-_NEEDS_NOTHING: Final = frozenset({"initialize", "notifications/initialized", "ping"})
+# The handshakes of both protocol eras and liveness checks; everything else may need the tools.
+_HANDSHAKES: Final = frozenset({"initialize", "server/discover"})
+_NEEDS_NOTHING: Final = _HANDSHAKES | {"notifications/initialized", "ping"}
+
+# The request being handled, for the one handler the SDK gives no context (completions).
+REQUEST: ContextVar[ServerRequestContext[Any, Any] | None] = ContextVar("flora_request", default=None)
 
 
 class OnFirstNeed:
@@ -44,18 +54,69 @@ class OnFirstNeed:
         self._register: Callable[[], None] | None = register
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method != "initialize":
+        if ctx.method not in _HANDSHAKES:
             self._state.want_sandbox()
         if self._register is not None and ctx.method not in _NEEDS_NOTHING:
             register, self._register = self._register, None
             register()
-        result = await call_next(ctx)
+        token = REQUEST.set(ctx)
+        try:
+            result = await call_next(ctx)
+        finally:
+            REQUEST.reset(token)
         if ctx.method == "tools/list" and isinstance(result, dict):  # the wire form, by the protocol's names
             for tool in result.get("tools", []):
                 for key in ("inputSchema", "outputSchema"):
                     if isinstance(tool.get(key), dict):
                         tool[key] = compact_schema(tool[key])
         return result
+
+
+class KnownNames:
+    """Middleware: a prompt or resource that does not exist, or a prompt's missing argument, gets the
+    spec's -32602 naming what exists (the SDK alone answers an unknown prompt -32603 with a logged
+    traceback); a read output's answer carries the output's own MIME type (`_resources`)."""
+
+    def __init__(self, server: MCPServer[Any]) -> None:
+        self._server = server
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method == "prompts/get":
+            await self._check_prompt(ctx.params or {})
+        if ctx.method != "resources/read":
+            return await call_next(ctx)
+        from flora_mcp.server._resources import answer_mime  # registered by now: no import cost
+
+        mime: list[str] = []
+        token = answer_mime.set(mime)
+        try:
+            result = await call_next(ctx)
+        except MCPError as exc:
+            if exc.code == INVALID_PARAMS and exc.message.startswith("Unknown resource"):
+                templates = [t.uri_template for t in await self._server.list_resource_templates()]
+                message = f"{exc.message}. Resources are read through: {', '.join(templates)}."
+                raise MCPError(INVALID_PARAMS, message, {"resourceTemplates": templates}) from exc
+            raise
+        finally:
+            answer_mime.reset(token)
+        if mime and isinstance(result, dict):  # the wire form, by the protocol's names
+            for content in result.get("contents", []):
+                content["mimeType"] = mime[-1]
+        return result
+
+    async def _check_prompt(self, params: Mapping[str, Any]) -> None:
+        prompts = {p.name: p for p in await self._server.list_prompts()}
+        name = params.get("name")
+        if name not in prompts:
+            raise MCPError(
+                INVALID_PARAMS,
+                f"Unknown prompt {name!r}. The prompts are: {', '.join(prompts)}.",
+                {"prompts": list(prompts)},
+            )
+        given = params.get("arguments") or {}
+        missing = [a.name for a in prompts[name].arguments or [] if a.required and a.name not in given]
+        if missing:
+            raise MCPError(INVALID_PARAMS, f"Prompt {name!r} needs the arguments: {', '.join(missing)}.")
 
 
 def build_server(settings: Settings, state: AppState | None = None) -> MCPServer[AppState]:
@@ -68,9 +129,19 @@ def build_server(settings: Settings, state: AppState | None = None) -> MCPServer
             yield state
 
     def register() -> None:
-        from flora_mcp.server.tools import register_all  # lazy: see the module's docstring
+        # lazy: see the module's docstring
+        from flora_mcp.server._prompts import register_prompts
+        from flora_mcp.server._resources import register_resources
+        from flora_mcp.server.tools import register_all
 
         register_all(server, state)
+        register_prompts(server)
+        register_resources(server)
+
+    async def complete(ref: Any, argument: Any, context: Any) -> Completion:
+        from flora_mcp.server._completions import complete as answer  # lazy, as register
+
+        return await answer(server, REQUEST.get(), ref, argument, context)
 
     server = MCPServer(
         name="flora",
@@ -84,4 +155,6 @@ def build_server(settings: Settings, state: AppState | None = None) -> MCPServer
         middleware=[OnFirstNeed(state, register)],
         request_state_security=state.request_state_security(),
     )
+    server.middleware.append(KnownNames(server))  # inside OnFirstNeed: sees what it registered
+    server.completion()(complete)  # type: ignore[no-untyped-call]  # at build time, so `initialize` advertises completions
     return server

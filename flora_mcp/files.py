@@ -224,7 +224,8 @@ def output_file_name(prompt: str, model: str | None, index: int, run_id: str, ex
     """`<prompt slug>_<model>_<index>_<short run id>.<ext>`, e.g. `a-red-mug-on-oak_t2i-flux_1_8f3a9c2e.png`.
 
     Sorting a folder groups a prompt's pictures; the run id's tail tells two runs of one prompt
-    apart and leads back to the run. `index` counts from 1, as a user would.
+    apart and leads back to the run. `index` is the file's place in the order the user gave the
+    runs (across runs, not within one), counting from 1, as a user would.
     """
     short_run = re.sub(r"[^A-Za-z0-9]+", "", run_id.removeprefix("run_"))[-8:] or "run"
     model_part = _NAME_UNSAFE.sub("-", model or "").strip("-.")[:40] or "default-model"

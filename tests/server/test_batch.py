@@ -70,7 +70,7 @@ async def test_a_mixed_batch_answers_every_item_in_order_with_five_runs_and_one_
     quotes = [items[i]["quoted_cost_usd"] for i in STARTED]
     assert data["quoted_cost_usd"] == pytest.approx(sum(quotes))
     assert 0 < data["estimated_cost_usd"] <= 1.0  # under the default threshold: nobody was asked
-    assert len([b for b in result.content if isinstance(b, ImageContent)]) == 3
+    assert len([b for b in result.content if isinstance(b, ImageContent)]) == 4  # 3 images, 1 video poster
     assert "Item 3 refused" in error_text(result)
 
 

@@ -197,3 +197,15 @@ async def test_outputs_on_either_media_origin_of_a_sandbox_at_a_base_url_are_sav
         run_ids = [run["run_id"] for run in generated["runs"]]
         saved = await call_ok(client, "save_outputs", {"run_ids": run_ids, "folder": str(folders[1])})
     assert len(saved["paths"]) == 2, saved["problems"]
+
+
+async def test_saved_files_are_numbered_in_the_order_the_runs_were_given(
+    files_mcp: Client, folders: tuple[Path, Path]
+) -> None:
+    first, second = await finished_run(files_mcp, "a red mug"), await finished_run(files_mcp, "a red mug")
+
+    saved = await call_ok(files_mcp, "save_outputs", {"run_ids": [second, first], "folder": str(folders[1])})
+
+    names = [Path(p).name for p in saved["paths"]]
+    tails = [run_id.removeprefix("run_")[-8:] for run_id in (second, first)]
+    assert [name.split("_")[-2:] for name in names] == [["1", f"{tails[0]}.png"], ["2", f"{tails[1]}.png"]]

@@ -10,6 +10,7 @@ client's machine, which the server cannot and must not reach.
 from __future__ import annotations
 
 import functools
+import itertools
 import mimetypes
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,6 +104,7 @@ async def save_outputs(
     known = await acct.history.entries(unique)  # prompts and models: FLORA's run has neither
     paths: list[str] = []
     problems: list[str] = []
+    numbers = itertools.count(1)  # files are numbered in the order given, across runs
     for run_id in unique:
         with api_errors(not_found=f"Run {run_id!r} was not found."):
             run = await acct.client.get_run(run_id)
@@ -118,7 +120,7 @@ async def save_outputs(
             except FetchRefused as exc:
                 problems.append(f"{run_id} output {index}: {exc}")
                 continue
-            name = files.output_file_name(prompt or "", model, index, run_id, ext)
+            name = files.output_file_name(prompt or "", model, next(numbers), run_id, ext)
             with _refusals(allowed):
                 save = functools.partial(files.save_bytes, target, name, content, overwrite=overwrite)
                 saved.append(str(await anyio.to_thread.run_sync(save)))

@@ -9,8 +9,9 @@ A run spends its cost whatever its inputs, and FLORA takes a bad input as it doe
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Final
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 from mcp.server.mcpserver import Elicit, Resolve
@@ -26,7 +27,7 @@ from flora_mcp.server._account import Account
 from flora_mcp.server._consent import Answer, Consent, Decided, Line, Spend, decide, outcome
 from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
 from flora_mcp.server._defaults import default_place, default_workspace
-from flora_mcp.server._inline import inline_outputs
+from flora_mcp.server._inline import crop_note, inline_outputs
 from flora_mcp.server._references import HOW_TO_GET_ONE, fetchable
 from flora_mcp.server.tools import actions
 from flora_mcp.server.tools.arguments import WaitSeconds
@@ -38,6 +39,7 @@ LIST_LIMIT: Final = 100
 BRIEF_CHARS: Final = 120
 
 TechniqueId = Annotated[str, Field(description="tech_... or an action_id")]
+_T = TypeVar("_T")
 
 
 class Listed(BaseModel):
@@ -63,17 +65,54 @@ async def list_techniques(
             return results.structured({"techniques": [], "actions": [results.dump(action)]})
         technique = await _technique(acct, technique_id)
         return results.structured({"techniques": [results.dump(technique)], "actions": []})
-    # The configured workspace's own techniques too; otherwise those the key sees anywhere.
+    # The configured workspace's own techniques too; otherwise those the key sees anywhere. Read
+    # whole and searched here: FLORA matches the query as one phrase, a user means any of its words.
     workspace_id = ctx.request_context.lifespan_context.settings.workspace_id
     with api_errors():
-        page = await acct.client.list_techniques(workspace_id, query=query, limit=LIST_LIMIT)
+        page = await acct.client.list_techniques(workspace_id, limit=LIST_LIMIT)
+    techniques = matching(page.items, query, _technique_words)
     data: dict[str, Any] = {
-        "techniques": [_brief(t) for t in page.items],
-        "actions": [actions.brief(a) for a in found if query is None or actions.matches(a, query)],
+        "techniques": [_brief(t) for t in techniques],
+        "actions": [actions.brief(a) for a in matching(found, query, _action_words)],
     }
-    if page.next_cursor is not None:
-        data["note"] = f"Only the first {LIST_LIMIT} techniques are listed: narrow them with query."
+    more = "+" if page.next_cursor is not None else ""
+    if query is not None and not data["techniques"] and not data["actions"]:
+        data["note"] = (
+            f"Nothing matches any word of {query!r}; {len(page.items)}{more} techniques and {len(found)} "
+            "actions exist: call list_techniques without query to see them all."
+        )
+    elif page.next_cursor is not None:
+        data["note"] = f"Only the first {LIST_LIMIT} techniques were searched: narrow them with query."
     return results.structured(data)
+
+
+# Words too common to tell workflows apart.
+_STOP_WORDS: Final = frozenset(
+    {"a", "an", "and", "for", "from", "in", "into", "of", "on", "the", "to", "with"}
+)
+
+
+def matching(items: Sequence[_T], query: str | None, words_of: Callable[[_T], str]) -> list[_T]:
+    """The items any word of `query` occurs in (as a word's start: `crop` finds `cropping`), those
+    matching more words first, in their order otherwise; all of them without a query."""
+    wanted = [w for w in re.findall(r"\w+", (query or "").lower()) if w not in _STOP_WORDS]
+    if not wanted:
+        return list(items)
+    scored = []
+    for position, item in enumerate(items):
+        text = re.findall(r"\w+", words_of(item).lower())
+        hits = sum(1 for w in wanted if any(t.startswith(w) for t in text))
+        if hits:
+            scored.append((-hits, position, item))
+    return [item for _, _, item in sorted(scored, key=lambda entry: entry[:2])]
+
+
+def _technique_words(technique: Technique) -> str:
+    return f"{technique.technique_id} {technique.name} {technique.description or ''}".replace("-", " ")
+
+
+def _action_words(action: Action) -> str:
+    return f"{action.action_id} {action.name} {action.description}".replace("-", " ")
 
 
 async def _ask_first(
@@ -126,7 +165,8 @@ async def run_technique(
             raise ToolError(lost_start(exc)) from exc
     cost = started.quoted_cost if started.quoted_cost is not None else technique.run_cost
     about = {"technique_id": technique.technique_id, "workspace_id": workspace, "quoted_cost_usd": cost}
-    return await follow_started(ctx, acct, started, wait_seconds, about)
+    names = [slot.id for slot in technique.outputs]  # outputs by name: square, landscape…
+    return await follow_started(ctx, acct, started, wait_seconds, about, names)
 
 
 async def _run_action(
@@ -158,7 +198,10 @@ async def _run_action(
         "project_id": project,
         "canvas_url": await acct.canvas_url(project),
     }
-    return await follow_started(ctx, acct, started, wait_seconds, {**about, "quoted_cost_usd": cost})
+    if note := await crop_note(ctx.request_context.lifespan_context, action, given, params):
+        about["note"] = note  # an aspect-ratio crop says what it cuts, and offers padding
+    names = [slot.name for slot in action.outputs]
+    return await follow_started(ctx, acct, started, wait_seconds, {**about, "quoted_cost_usd": cost}, names)
 
 
 async def _technique(acct: Account, technique_id: str) -> Technique:
@@ -236,7 +279,12 @@ def lost_start(exc: ConflictError) -> str:
 
 
 async def follow_started(
-    ctx: Ctx, acct: Account, started: RunStarted, wait_seconds: float, about: dict[str, Any]
+    ctx: Ctx,
+    acct: Account,
+    started: RunStarted,
+    wait_seconds: float,
+    about: dict[str, Any],
+    output_names: Sequence[str] = (),
 ) -> CallToolResult:
     """Wait for a started run (progress to the host), then its outputs, previews inline."""
     # An action run belongs to a project, but FLORA's history lists generations only: read on its own.
@@ -250,7 +298,8 @@ async def follow_started(
             f"Started {started.run_id}, but could not read its status: {advice(exc)} "
             "Call get_generation_status with that run_id."
         ) from exc
-    run = seen[started.run_id]
+    run = rendering.labelled(seen[started.run_id], output_names)
     shown = await inline_outputs(ctx.request_context.lifespan_context, [run])
     data = {**about, "runs": [results.run_data(run)]}
-    return results.structured(data, rendering.generation_content([run], shown.images, (), shown.texts))
+    notes = [about["note"]] if about.get("note") else []
+    return results.structured(data, rendering.generation_content([run], shown.images, notes, shown.texts))

@@ -35,6 +35,8 @@ TOOL_NAMES = frozenset(
         "list_techniques",
         "run_technique",
         "get_canvas",
+        "edit_canvas",
+        "run_nodes",
         "generate_batch",
     }
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx2
 import pytest
 
@@ -125,15 +127,30 @@ async def test_an_earlier_output_becomes_an_asset_from_its_url(http: httpx2.Asyn
     assert (detail["width"], detail["height"]) == picture(served.content).size
 
 
-async def test_a_url_the_sandbox_cannot_reach_makes_a_failed_asset_and_a_bad_source_is_refused(
+async def test_public_image_urls_stand_in_others_fail_with_the_reason_and_a_bad_source_is_refused(
     http: httpx2.AsyncClient,
 ) -> None:
+    """As FLORA: any public https URL is fetched (the sandbox, offline, draws a stand-in for an image's);
+    private hosts, plain http and what is not a media file make a failed asset that says why."""
     workspace_id = await workspace(http)
-    foreign = await http.post(
-        "/assets", json={"source": "https://example.com/photo.png", "workspace_id": workspace_id}
-    )
-    assert foreign.status_code == 201
-    assert foreign.json()["status"] == "failed"
+
+    async def status(source: str) -> dict[str, Any]:
+        made = await http.post("/assets", json={"source": source, "workspace_id": workspace_id})
+        assert made.status_code == 201, made.text
+        asset: dict[str, Any] = (await http.get(f"/assets/{made.json()['asset_id']}")).json()
+        return asset
+
+    public = await status("https://example.com/photo.png")
+    assert public["status"] == "ready" and public["width"] == 640
+    assert picture((await http.get(public["url"])).content).size == (640, 480)
+    for source, reason in (
+        ("https://10.0.0.8/photo.png", "not a public address"),
+        ("https://169.254.169.254/latest/meta-data", "not a public address"),
+        ("http://example.com/photo.png", "only https"),
+        ("https://example.com/about.html", "Could not read an image"),
+    ):
+        failed = await status(source)
+        assert failed["status"] == "failed" and reason in failed["failure_message"], source
     refused = await http.post("/assets", json={"source": "file:///etc/passwd", "workspace_id": workspace_id})
     assert refused.status_code == 400
     assert refused.json()["error"]["fields"][0]["field"] == "source"

@@ -153,7 +153,12 @@ async def test_node_runs_start_what_can_run_and_skip_the_rest_with_reasons(
     hero = next(n for n in graph["nodes"] if n["id"] == ids["hero"])
     assert hero["status"] == "done" and hero["output_url"] == done["outputs"][0]["url"]
     assert len(graph["nodes"]) == 4  # a node's run is not a node of its own
-    for body in ({"node_ids": []}, {"node_ids": ["n1"] * 51}, {"node_ids": ["n1"], "force": True}):
+    bodies: list[dict[str, Any]] = [
+        {"node_ids": []},
+        {"node_ids": ["n1"] * 51},
+        {"node_ids": ["n1"], "force": 1},
+    ]
+    for body in bodies:
         assert (await http.post(f"{base}/nodes/run", json=body)).status_code == 400
 
 

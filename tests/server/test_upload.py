@@ -236,16 +236,73 @@ async def test_a_run_without_outputs_has_nothing_to_use(files_mcp: Client, sandb
     ("url", "reason"),
     [
         ("http://127.0.0.1:9/photo.png", "only https"),
-        ("https://10.1.2.3/photo.png", "non-public address"),
+        ("https://10.1.2.3/photo.png", "private, loopback or link-local"),
+        ("https://169.254.169.254/latest/meta-data", "private, loopback or link-local"),
+        ("https://[::1]/photo.png", "not a public host"),
+        ("https://localhost/photo.png", "not a public host"),
+        ("https://printer.local/photo.png", "not a public host"),
     ],
 )
-async def test_a_url_flora_cannot_read_is_fetched_only_when_safe(
+async def test_a_url_flora_would_not_fetch_is_refused_before_asking_it(
     files_mcp: Client, sandbox: RunningSandbox, api_key: str, url: str, reason: str
 ) -> None:
     result = await files_mcp.call_tool("upload_asset", {"source": url})
     assert result.is_error
     assert reason in error_text(result)
     assert asset_posts(sandbox, api_key) == []
+
+
+PUBLIC = "https://93.184.215.14/refs/linen.png"  # a public address: FLORA fetches it, the sandbox draws one
+
+
+def asset_bodies(sandbox: RunningSandbox, api_key: str) -> list[Any]:
+    return [
+        a
+        for a in sandbox.state.assets.values()
+        if a.workspace_id == sandbox.state.workspace_for(api_key).workspace_id
+    ]
+
+
+async def test_a_public_url_goes_to_flora_as_the_source_in_one_call(
+    files_mcp: Client, sandbox: RunningSandbox, api_key: str
+) -> None:
+    uploaded = await call_ok(files_mcp, "upload_asset", {"source": PUBLIC})
+    assert uploaded["asset_id"].startswith("asset_") and uploaded["content_type"] == "image/png"
+    assert asset_posts(sandbox, api_key) == ["/api/v1/assets"]  # no signed upload, no bytes from us
+    [asset] = asset_bodies(sandbox, api_key)
+    assert asset.uploaded_via == "url"
+
+
+async def test_a_url_flora_refuses_is_reported_with_its_reason(files_mcp: Client) -> None:
+    result = await files_mcp.call_tool("upload_asset", {"source": "https://93.184.215.14/about.html"})
+    assert result.is_error
+    assert "FLORA could not make an asset of https://93.184.215.14/about.html" in error_text(result)
+    assert "Could not read an image" in error_text(result)
+
+
+async def test_a_small_file_goes_in_one_multipart_call_and_a_large_one_by_signed_upload(
+    sandbox: RunningSandbox, api_key: str, allowed: Path
+) -> None:
+    (allowed / "small.png").write_bytes(png())
+    big = png(1400, 1400, noisy=True)
+    assert len(big) > 4 * 1024 * 1024
+    (allowed / "big.png").write_bytes(big)
+    async with Client(build_server(settings_for(sandbox, api_key, allowed))) as client:
+        small = await call_ok(client, "upload_asset", {"source": str(allowed / "small.png")})
+        large = await call_ok(client, "upload_asset", {"source": str(allowed / "big.png")})
+    via = {a.asset_id: a.uploaded_via for a in asset_bodies(sandbox, api_key)}
+    assert via == {small["asset_id"]: "direct", large["asset_id"]: "signed_url"}
+    assert asset_posts(sandbox, api_key)[0] == "/api/v1/assets"
+
+
+async def test_project_id_puts_the_asset_on_that_canvas(files_mcp: Client, allowed: Path) -> None:
+    _, project_id = await workspace_and_project(files_mcp)
+    (allowed / "ref.png").write_bytes(png())
+    for source in (str(allowed / "ref.png"), PUBLIC):
+        uploaded = await call_ok(files_mcp, "upload_asset", {"source": source, "project_id": project_id})
+        assert uploaded["project_id"] == project_id and "canvas" in uploaded["note"]
+    canvas = await call_ok(files_mcp, "get_canvas", {"project_id": project_id})
+    assert [n["type"] for n in canvas["nodes"]] == ["static_image", "static_image"]
 
 
 async def test_a_local_path_is_refused_when_the_server_is_not_on_the_users_machine(
@@ -269,17 +326,14 @@ async def test_an_upload_whose_answer_was_lost_is_retried_into_one_asset(allowed
         assert any(r.dropped for r in faulty.state.requests)  # the fault really happened
 
 
-async def test_a_lost_upload_answer_refused_as_a_duplicate_asks_to_call_again(
+async def test_a_lost_upload_answer_refused_as_a_duplicate_finds_the_asset_it_made(
     allowed: Path, api_key: str
 ) -> None:
     """FLORA's measured way: a repeated Idempotency-Key gets 409 with no replay of the first answer."""
     (allowed / "pic.png").write_bytes(png())
     with start_sandbox(speed=TEST_SPEED, faults=[LOST], idempotency="conflict") as faulty:
         async with Client(build_server(settings_for(faulty, api_key, allowed))) as client:
-            first = await client.call_tool("upload_asset", {"source": str(allowed / "pic.png")})
-            faulty.state.faults.clear()
-            again = await call_ok(client, "upload_asset", {"source": str(allowed / "pic.png")})
-        assert first.is_error
-        assert "call upload_asset again" in error_text(first)
+            first = await call_ok(client, "upload_asset", {"source": str(allowed / "pic.png")})
         ready = [a.asset_id for a in faulty.state.assets.values() if a.status == "ready"]
-        assert ready == [again["asset_id"]]  # the lost one never became a second asset
+        assert ready == [first["asset_id"]]  # found again, not uploaded a second time
+        assert any(r.status == 409 for r in faulty.state.requests)

@@ -20,7 +20,7 @@ from mcp.types import ToolAnnotations
 from flora_mcp.server._context import media_origins
 from flora_mcp.server._state import AppState
 from flora_mcp.server.tools.batch import generate_batch
-from flora_mcp.server.tools.canvas import get_canvas
+from flora_mcp.server.tools.canvas import edit_canvas, get_canvas, run_nodes
 from flora_mcp.server.tools.files import save_outputs, upload_asset
 from flora_mcp.server.tools.generate import generate
 from flora_mcp.server.tools.generations import create_generation, get_generation_status
@@ -112,8 +112,8 @@ TOOLS: Final = (
     ToolRow(
         upload_asset,
         "Upload a reference",
-        "source (a local path: stdio only; an https URL; a run_id) as a url FLORA reads: pass it as "
-        "params.image_url of i2i-/i2v- models.",
+        "source (a local path: stdio only; a public https URL; a run_id) as a url FLORA reads: "
+        "params.image_url of i2i-/i2v- models. project_id: also on its canvas.",
         CREATE,
     ),
     ToolRow(
@@ -141,8 +141,25 @@ TOOLS: Final = (
     ToolRow(
         get_canvas,
         "Get a project's canvas",
-        "A project's runs as a Mermaid diagram, and canvas_url to open it in FLORA.",
+        "Canvas as data: nodes (id, type, label, prompt, model_id, params, status, output_url, run_id), "
+        "edges, revision; a Mermaid picture.",
         READ,
+    ),
+    ToolRow(
+        edit_canvas,
+        "Edit a canvas",
+        "Atomic changeset: add [{ref,type,prompt,model,params,content_url,label}], update [{id,...}], "
+        "connect/disconnect [{from,to,in}] (ids or refs), remove [ids] (irreversible: the user is asked, "
+        "else confirm_remove). Stale revision: refused.",
+        ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False),
+    ),
+    ToolRow(
+        run_nodes,
+        "Run canvas nodes",
+        "Run 1-50 canvas nodes (spends credits), waited for; skipped ones say why. Consent as "
+        "generate_batch.",
+        CREATE,
+        GALLERY,
     ),
     ToolRow(
         generate_batch,

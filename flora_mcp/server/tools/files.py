@@ -1,22 +1,28 @@
 """Files in and out: a local file, a URL or an earlier output as a reference FLORA can read, and
 outputs saved to a local folder.
 
-FLORA reads reference media only from its own hosts, so anything else is uploaded as an asset
-first. Local paths are read and written only over stdio, where the server runs on the user's own
-machine, and only under the allowed folders (`_roots`): over HTTP a path names a file on the
-client's machine, which the server cannot and must not reach.
+FLORA reads reference media only from its own hosts, so anything else becomes an asset first, in
+one call where FLORA allows it: a public https URL is passed to FLORA, which fetches it (private,
+loopback and link-local hosts are refused here first); a local file of up to 4 MB goes as multipart;
+a larger one through the signed upload. `project_id` also puts the asset on that canvas.
+
+Local paths are read and written only over stdio, where the server runs on the user's own machine,
+and only under the allowed folders (`_roots`): over HTTP a path names a file on the client's
+machine, which the server cannot and must not reach.
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import itertools
 import mimetypes
-from collections.abc import Iterator
+import socket
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import PurePosixPath
-from typing import Annotated, Final
-from urllib.parse import unquote, urlsplit
+from typing import Annotated, Any, Final
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 import httpx2
@@ -25,8 +31,9 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from flora_mcp import files
-from flora_mcp.client import ConflictError, RunOutput
-from flora_mcp.downloads import FetchRefused, fetch_bytes, fetch_output
+from flora_mcp._constants import LOOPBACK_HOSTS
+from flora_mcp.client import DIRECT_UPLOAD_MAX_BYTES, Asset, AssetFailedError, ConflictError, RunOutput
+from flora_mcp.downloads import FetchRefused, fetch_output, origin_of
 from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
@@ -37,6 +44,7 @@ from flora_mcp.server._roots import Allowed, allowed_folders
 from flora_mcp.settings import Settings
 
 MAX_RUNS: Final = 20  # FLORA's own batch size
+RECOVER_LOOKBACK: Final = 10  # newest assets of that name searched for an upload whose answer was lost
 _OVER_HTTP: Final = (
     "this server runs over HTTP, so local paths name files on your machine, which it cannot reach"
 )
@@ -45,27 +53,38 @@ _PARAM_OF_KIND: Final = {"image": "image_url", "video": "video_url"}
 
 
 async def upload_asset(
-    source: str, ctx: Ctx, workspace_id: str | None = None
+    source: str, ctx: Ctx, workspace_id: str | None = None, project_id: str | None = None
 ) -> Annotated[CallToolResult, results.Uploaded]:
     state = ctx.request_context.lifespan_context
     source = source.strip()
+    for name, value in (("workspace_id", workspace_id), ("project_id", project_id)):
+        if value is not None:
+            _checks.check_id(name, value)
     if source.startswith("run_"):
         _checks.check_id("run_id", source)
         return _direct(await _first_output(await account(ctx), source))
-    if "://" in source and not source.startswith("file:"):
-        if fetchable(source, await media_origins(state)):  # what the generation tools accept
-            return _direct(source)
-        upload = await _fetched(ctx, source)
+    by_url = "://" in source and not source.startswith("file:")
+    upload: files.Upload | None = None
+    if by_url:
+        if fetchable(source, await media_origins(state)) and project_id is None:
+            return _direct(source)  # what the generation tools accept as it is
+        try:
+            await check_public(source, await loopback_origins(state))
+        except FetchRefused as exc:
+            raise ToolError(f"Refused {source}: {exc}.") from exc
     else:  # a path, or a file:// URI as hosts give them
         local = files.roots_from_uris([source]) if source.startswith("file:") else []
         upload = await _local(ctx, str(local[0]) if local else source)
     acct = await account(ctx)
-    with api_errors(not_found=f"Workspace {workspace_id!r} was not found: use one from list_workspaces."):
-        if workspace_id is not None:
-            _checks.check_id("workspace_id", workspace_id)
-        where = await default_workspace(state.settings, acct, workspace_id)
+    with api_errors(
+        not_found="Workspace or project not found: use ids from list_workspaces and list_projects."
+    ):
+        where = await default_workspace(state.settings, acct, workspace_id, project_id)
         try:
-            asset = await acct.client.upload_asset(where, upload.data, upload.content_type, upload.file_name)
+            asset = await _send(acct, where, source if upload is None else upload, project_id)
+        except AssetFailedError as exc:
+            why = exc.failure_message or "no reason given"
+            raise ToolError(f"FLORA could not make an asset of {source}: {why}.") from exc
         except ConflictError as exc:
             # FLORA answers a retried POST with 409 and no replay: the first attempt's answer was lost,
             # and the key cannot recover it. Nothing is ready twice; a new call gets a new key.
@@ -74,10 +93,68 @@ async def upload_asset(
             ) from exc
     if asset.url is None or asset.status != "ready":
         raise ToolError(f"FLORA is still processing asset {asset.asset_id} ({asset.status}); try again soon.")
-    param = _PARAM_OF_KIND.get(upload.content_type.split("/")[0], "the model's reference param")
-    note = f"Uploaded. Use url as params.{param} of an i2i-/i2v- model."
-    data = {"asset_id": asset.asset_id, "url": asset.url, "content_type": upload.content_type, "note": note}
-    return results.structured(data)
+    content_type = upload.content_type if upload else asset.content_type
+    param = _PARAM_OF_KIND.get(content_type.split("/")[0], "the model's reference param")
+    note = f"Uploaded. Use url as params.{param} of an i2i-/i2v- model, or as content_url on a canvas."
+    data: dict[str, Any] = {"asset_id": asset.asset_id, "url": asset.url, "content_type": content_type}
+    if project_id is not None:
+        data["project_id"] = project_id
+        note += " It is on the project's canvas too (get_canvas)."
+    return results.structured(data | {"note": note})
+
+
+async def _send(
+    acct: Account, workspace_id: str, source: str | files.Upload, project_id: str | None
+) -> Asset:
+    """One call where FLORA allows it: a URL it fetches itself, a small file's bytes as multipart;
+    a larger file through the signed upload."""
+    client = acct.client
+    if isinstance(source, str):
+        return await client.create_asset_from_url(workspace_id, source, project_id=project_id)
+    if len(source.data) > DIRECT_UPLOAD_MAX_BYTES:
+        return await client.upload_asset(
+            workspace_id, source.data, source.content_type, source.file_name, project_id=project_id
+        )
+    try:
+        return await client.upload_asset_direct(
+            workspace_id, source.data, source.content_type, source.file_name, project_id=project_id
+        )
+    except ConflictError:
+        # The bytes arrived and the answer was lost (a retry got 409, no replay): the asset exists and
+        # is ready. Found by name and size among the newest, it is not uploaded a second time.
+        page = await client.list_assets(workspace_id, query=source.file_name, limit=RECOVER_LOOKBACK)
+        for asset in page.items:
+            if asset.uploaded_via == "direct" and asset.size_bytes == len(source.data):
+                return asset
+        raise
+
+
+async def check_public(url: str, loopback_origins: Sequence[str]) -> None:
+    """Refuse, before FLORA is asked, a URL it would not fetch: not https, or a private, loopback or
+    link-local host (FLORA refuses these too, after a round trip). A local sandbox's own origins pass.
+    A name that does not resolve here is left to FLORA, which fetches from its own network."""
+    parsed = httpx2.URL(url)
+    if origin_of(parsed) in loopback_origins:
+        return
+    if parsed.scheme != "https":
+        raise FetchRefused(f"only https URLs are fetched by FLORA, not {parsed.scheme or 'relative'} ones")
+    host = parsed.host.lower()
+    if host in LOOPBACK_HOSTS or host.endswith((".localhost", ".local", ".internal")):
+        raise FetchRefused(f"{host} is not a public host: FLORA fetches only public https URLs")
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = await anyio.getaddrinfo(host, parsed.port or 443, type=socket.SOCK_STREAM)
+        except OSError:
+            return
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    for address in addresses:
+        if not address.is_global:
+            raise FetchRefused(
+                f"{host} is a private, loopback or link-local address ({address}): FLORA fetches only public "
+                "https URLs. Give a local path of the file instead"
+            )
 
 
 async def save_outputs(
@@ -156,20 +233,6 @@ async def _first_output(acct: Account, run_id: str) -> str:
     if not run.outputs:
         raise ToolError(f"Run {run_id} is {run.status} with no output to use.")
     return run.outputs[0].url
-
-
-async def _fetched(ctx: Ctx, url: str) -> files.Upload:
-    state = ctx.request_context.lifespan_context
-    with _refusals():
-        data = await fetch_bytes(
-            state.http,
-            url,
-            loopback_origins=await loopback_origins(state),
-            max_bytes=_max_bytes(state.settings),
-        )
-        content_type = files.media_type_of(data, url)
-    name = files.safe_name(unquote(PurePosixPath(urlsplit(url).path).name), default="upload")
-    return files.Upload(data, content_type, name)
 
 
 async def _local(ctx: Ctx, path: str) -> files.Upload:

@@ -36,12 +36,20 @@ async def list_projects(
 
 
 async def create_project(
-    workspace_id: WorkspaceId, name: Annotated[str, Field(min_length=1, max_length=200)], ctx: Ctx
+    workspace_id: WorkspaceId,
+    name: Annotated[str, Field(min_length=1, max_length=200)],
+    ctx: Ctx,
+    folder_id: str | None = None,
 ) -> Annotated[CallToolResult, results.ProjectView]:
+    """`POST /workspaces/{id}/projects`, the current route: the workspace is in the path, which
+    matters when a key reaches several (the body form `POST /projects` stays for older servers)."""
     _checks.check_id("workspace_id", workspace_id)
     if not name.strip():
         raise ToolError("name is empty: give the project a name, e.g. 'Quick generations'.")
-    with api_errors(not_found=f"Workspace {workspace_id!r} was not found: use one from list_workspaces."):
+    missing = f"Workspace {workspace_id!r} was not found: use one from list_workspaces."
+    if folder_id is not None:
+        missing = f"Folder {folder_id!r} was not found in workspace {workspace_id!r}, or is not yours."
+    with api_errors(not_found=missing):
         acct = await account(ctx)
-        project = await acct.client.create_project(workspace_id, name)
+        project = await acct.client.create_workspace_project(workspace_id, name, folder_id=folder_id)
     return results.structured(results.dump(project))

@@ -4,12 +4,24 @@ and start answers that say the quote is not the bill."""
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
 
 import pytest
 from mcp.client import Client
 from mcp.types import TextContent
+from pydantic import SecretStr
 
-from tests.conftest import call_ok, error_text, wait_for_run, wait_for_settled_cost, workspace_and_project
+from flora_mcp.sandbox import start_sandbox
+from flora_mcp.server import build_server
+from flora_mcp.settings import Settings
+from tests.conftest import (
+    TEST_SPEED,
+    call_ok,
+    error_text,
+    wait_for_run,
+    wait_for_settled_cost,
+    workspace_and_project,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -53,17 +65,31 @@ async def test_cost_summary_equals_the_sum_of_settled_costs_by_project_type_and_
     assert "By project:" in text and "By model:" in text
 
 
-async def test_runs_not_settled_yet_are_counted_apart_never_as_zero(mcp: Client) -> None:
-    workspace_id, project_id = await workspace_and_project(mcp)
-    started = await _start(mcp, "image", "a mug at dawn", workspace_id, project_id)
+@pytest.fixture
+async def slow_bills(api_key: str) -> AsyncIterator[Client]:
+    """A server on a sandbox whose bills settle long after the runs end, as FLORA's sometimes do."""
+    running = start_sandbox(speed=TEST_SPEED, settle_seconds=600)
+    try:
+        async with Client(
+            build_server(Settings(api_key=SecretStr(api_key), base_url=running.base_url))
+        ) as client:
+            yield client
+    finally:
+        running.stop()
 
-    costs = (await call_ok(mcp, "list_generations", {"cost_period": "7d", "project_id": project_id}))["costs"]
+
+async def test_runs_not_settled_yet_are_counted_apart_never_as_zero(slow_bills: Client) -> None:
+    workspace_id, project_id = await workspace_and_project(slow_bills)
+    started = await _start(slow_bills, "image", "a mug at dawn", workspace_id, project_id)
+    await wait_for_run(slow_bills, str(started["run_id"]))  # ended, not yet billed
+
+    arguments = {"cost_period": "7d", "project_id": project_id}
+    costs = (await call_ok(slow_bills, "list_generations", arguments))["costs"]
 
     assert costs["unsettled_runs"] == 1
     assert costs["settled_runs"] == 0 and costs["settled_usd"] == 0
     assert costs["unsettled_run_ids"] == [started["run_id"]]
     assert costs["unsettled_quoted_usd"] == started["quoted_cost_usd"]
-    await wait_for_run(mcp, str(started["run_id"]))
 
 
 async def test_a_period_that_is_not_one_is_refused_with_the_accepted_forms(mcp: Client) -> None:

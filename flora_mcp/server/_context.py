@@ -22,8 +22,8 @@ from flora_mcp.client import (
 )
 from flora_mcp.downloads import origin_of
 from flora_mcp.server._account import Account
+from flora_mcp.server._bearer import bearer
 from flora_mcp.server._history import History
-from flora_mcp.server._http import bearer
 from flora_mcp.server._state import AppState
 from flora_mcp.store import account_digest
 

@@ -20,16 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flora_mcp._constants import LOOPBACK_HOSTS
 from flora_mcp.server._app import build_server
+from flora_mcp.server._bearer import bearer
 from flora_mcp.server._state import AppState
 from flora_mcp.settings import Settings
-
-
-def bearer(authorization: str | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
 
 
 class CallerGate:

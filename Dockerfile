@@ -19,8 +19,10 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY flora_mcp ./flora_mcp
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+# With the PostgreSQL driver, so that replicas can share one database (FLORA_DATABASE_URL).
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir /wheels/flora_mcp-*.whl \
+    && wheel="$(echo /wheels/flora_mcp-*.whl)" \
+    && /opt/venv/bin/pip install --no-cache-dir "flora-mcp[postgres] @ file://${wheel}" \
     && /opt/venv/bin/pip uninstall --yes pip
 
 # ---- runtime: the venv only; no compilers, no pip, not root --------------------------------

@@ -55,7 +55,13 @@ WORKER_THREADS = 4
 
 def open_postgres(url: str, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> RunStore:
     """The shared store at a `postgresql://` URL; imports psycopg only now."""
-    from flora_mcp.store._postgres import PostgresStore
+    try:
+        from flora_mcp.store._postgres import PostgresStore
+    except ImportError as exc:
+        raise StoreError(
+            f"FLORA_DATABASE_URL needs the PostgreSQL driver ({exc.name} is missing): "
+            "pip install 'flora-mcp[postgres]'"
+        ) from None
 
     return PostgresStore.open(url, max_entries=max_entries)
 

@@ -20,15 +20,17 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field
 
 from flora_mcp import rendering
-from flora_mcp.client import Action, ConflictError, FloraError, RunStarted, Technique, TechniqueSlot
+from flora_mcp.client import Action, FloraError, RunStarted, Technique, TechniqueSlot
 from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
 from flora_mcp.server._consent import Answer, Consent, Decided, Line, Spend, decide, outcome
 from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
 from flora_mcp.server._defaults import default_place, default_workspace
+from flora_mcp.server._history import Record
 from flora_mcp.server._inline import crop_note, inline_outputs
 from flora_mcp.server._references import HOW_TO_GET_ONE, fetchable
+from flora_mcp.server._starting import start_once
 from flora_mcp.server.tools import actions
 from flora_mcp.server.tools.arguments import WaitSeconds
 from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS
@@ -158,11 +160,15 @@ async def run_technique(
     check_inputs(technique, inputs, origins)
     with api_errors(not_found=f"Project {project_id!r} was not found: use one from list_projects."):
         workspace = await default_workspace(state.settings, acct, project_id=project_id)
+    record = Record("technique", None, None, technique.technique_id, dict(inputs), workspace, None)
     with api_errors():
-        try:
-            started = await acct.client.run_technique(technique.technique_id, workspace, inputs)
-        except ConflictError as exc:
-            raise ToolError(lost_start(exc)) from exc
+        started = await start_once(
+            acct.history,
+            record,
+            lambda key: acct.client.run_technique(
+                technique.technique_id, workspace, inputs, idempotency_key=key
+            ),
+        )
     cost = started.quoted_cost if started.quoted_cost is not None else technique.run_cost
     about = {"technique_id": technique.technique_id, "workspace_id": workspace, "quoted_cost_usd": cost}
     names = [slot.id for slot in technique.outputs]  # outputs by name: square, landscape…
@@ -185,12 +191,14 @@ async def _run_action(
     settings = ctx.request_context.lifespan_context.settings
     with api_errors(not_found=f"Project {project_id!r} was not found: use one from list_projects."):
         workspace, project = await default_place(settings, acct, None, project_id)
-        try:
-            started = await acct.client.run_action(
-                action.action_id, workspace, project, given, params or None
-            )
-        except ConflictError as exc:
-            raise ToolError(lost_start(exc)) from exc
+        record = Record("action", None, None, action.action_id, dict(params), workspace, project)
+        started = await start_once(
+            acct.history,
+            record,
+            lambda key: acct.client.run_action(
+                action.action_id, workspace, project, given, params or None, idempotency_key=key
+            ),
+        )
     cost = started.quoted_cost if started.quoted_cost is not None else action.charged_cost
     about = {
         "action_id": action.action_id,
@@ -267,15 +275,6 @@ def _check_media(where: str, url: str, slot: TechniqueSlot, origins: Sequence[st
         and guessed != expected
     ):
         raise ToolError(f"{where} looks like {guessed}, but {slot.id} takes {_what(slot)}.")
-
-
-def lost_start(exc: ConflictError) -> str:
-    if exc.code != "idempotency_duplicate":
-        return advice(exc)
-    return (
-        "FLORA says this run was already started (idempotency_duplicate): its answer was lost on the way, "
-        "and it was not started twice. Do not start it again: look for it in FLORA in a moment."
-    )
 
 
 async def follow_started(

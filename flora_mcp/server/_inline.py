@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import anyio
 import anyio.to_thread
+from anyio.lowlevel import RunVar
 from mcp.types import ImageContent
 
 from flora_mcp import rendering
@@ -19,6 +20,25 @@ from flora_mcp.client import Action, Run
 from flora_mcp.downloads import FetchRefused, fetch_output, fetch_text
 from flora_mcp.server._context import loopback_origins
 from flora_mcp.server._state import RECENT_IMAGES, AppState
+
+T = TypeVar("T")
+
+# Decoding and re-encoding images is CPU-bound: more threads than cores only decode more images at
+# once, ~20 MB of buffers each, which each thread's malloc arena then keeps (anyio's default pool is
+# 40 threads: resident memory under load was 2.5x what 2 threads give).
+RENDER_THREADS = 2
+_RENDER_LIMITER: RunVar[anyio.CapacityLimiter] = RunVar("flora_render_limiter")  # one per event loop
+
+
+async def in_render_thread(func: Callable[..., T], *args: object) -> T:
+    """Pillow and media work off the event loop, at most `RENDER_THREADS` at a time."""
+    try:
+        limiter = _RENDER_LIMITER.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(RENDER_THREADS)
+        _RENDER_LIMITER.set(limiter)
+    return await anyio.to_thread.run_sync(func, *args, limiter=limiter)
+
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +78,9 @@ async def inline_outputs(state: AppState, runs: Sequence[Run], *, images: bool =
             return
         try:
             data = await fetch_output(state.http, url, loopback_origins=origins, expect=_VISUAL)
-            preview = await anyio.to_thread.run_sync(rendering.inline_image, data, side, budget)
+            preview = await in_render_thread(rendering.inline_image, data, side, budget)
             if url in videos:
-                _remember(url, await anyio.to_thread.run_sync(rendering.duration, data))
+                _remember(url, await in_render_thread(rendering.duration, data))
         except Exception as exc:  # a media host's failure must not hide the run's result
             _not_shown(url, exc)
             if url in videos and url in _DURATIONS:
@@ -74,7 +94,7 @@ async def inline_outputs(state: AppState, runs: Sequence[Run], *, images: bool =
     async def audio(url: str) -> None:
         try:
             data = await fetch_output(state.http, url, loopback_origins=origins, expect="audio/")
-            length = await anyio.to_thread.run_sync(rendering.duration, data)
+            length = await in_render_thread(rendering.duration, data)
         except Exception as exc:
             _not_shown(url, exc)
             return
@@ -130,7 +150,7 @@ async def crop_note(
         return None
     try:
         data = await fetch_output(state.http, url, loopback_origins=await loopback_origins(state))
-        size = await anyio.to_thread.run_sync(rendering.image_size, data)
+        size = await in_render_thread(rendering.image_size, data)
     except Exception as exc:  # a note, not the answer
         _not_shown(url, exc)
         return None

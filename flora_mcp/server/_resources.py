@@ -15,7 +15,6 @@ import base64
 from contextvars import ContextVar
 from typing import Any, Final
 
-import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
@@ -24,6 +23,7 @@ from flora_mcp import rendering
 from flora_mcp.client import FloraError, NotFoundError, RunOutput
 from flora_mcp.downloads import FetchRefused, fetch_output, fetch_text
 from flora_mcp.server._context import Ctx, account, advice, loopback_origins
+from flora_mcp.server._inline import in_render_thread
 from flora_mcp.server.tools.history import not_found
 from flora_mcp.server.waiting import wait_for_runs
 
@@ -92,9 +92,7 @@ async def _content(ctx: Ctx, output: RunOutput) -> str | bytes:
         _answer(mime)
         return data
     if output.type == "imageUrl" and data:
-        preview = await anyio.to_thread.run_sync(
-            rendering.inline_image, data, PREVIEW_SIDE, MAX_RESOURCE_BYTES
-        )
+        preview = await in_render_thread(rendering.inline_image, data, PREVIEW_SIDE, MAX_RESOURCE_BYTES)
         _answer("image/jpeg")
         return base64.b64decode(preview.data)
     _answer("text/uri-list")

@@ -3,9 +3,10 @@
 The handshake (`initialize`, or `server/discover` on 2026-07-28) needs neither the tools, the
 prompts, the output resources nor the gallery, and importing their modules (the API client,
 rendering) and building their schemas is a sixth of start-up; so a `ServerMiddleware` (the SDK's
-public hook around every request) registers them all before the first request other than the
-handshake, and compacts `tools/list` answers on their way out. Only the completion handler is
-registered at once (a stub that imports `_completions` on first use), so the handshake advertises it.
+public hook around every request) registers each of them before the first request that needs it
+(`tools/list` pays for the tools alone), and compacts `tools/list` answers on their way out.
+Only the completion handler is registered at once (a stub that imports `_completions` on first
+use), so the handshake advertises it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mcp_types import INVALID_PARAMS
 from flora_mcp import __version__
 from flora_mcp.server._schemas import compact_schema
 from flora_mcp.server._state import AppState
+from flora_mcp.server._tools_cache import ToolsListCache
 from flora_mcp.settings import Settings
 
 INSTRUCTIONS: Final = """\
@@ -39,36 +41,62 @@ Generations spend the workspace's credits: start each one once."""
 # The handshakes of both protocol eras and liveness checks; everything else may need the tools.
 _HANDSHAKES: Final = frozenset({"initialize", "server/discover"})
 _NEEDS_NOTHING: Final = _HANDSHAKES | {"notifications/initialized", "ping"}
+# Lists never reach FLORA, and a host waits for them to show the tools: they do not start the
+# embedded sandbox (its imports, in a thread, would slow their answers several-fold).
+_LISTS: Final = frozenset({"tools/list", "prompts/list", "resources/list", "resources/templates/list"})
+
+# What each kind of request needs registered first (anything else: the tools). The gallery's ui://
+# resource comes with the tools; completions need nothing registered (`_completions` reads FLORA).
+_FAMILIES: Final = {"prompts/": ("prompts",), "resources/": ("tools", "resources"), "completion/": ()}
 
 # The request being handled, for the one handler the SDK gives no context (completions).
 REQUEST: ContextVar[ServerRequestContext[Any, Any] | None] = ContextVar("flora_request", default=None)
 
 
 class OnFirstNeed:
-    """Middleware: once `initialize` is answered, starts the embedded sandbox (if used); runs
-    `register` once, before the first request that may need what it adds; and compacts the
-    schemas of every `tools/list` answer (see `_schemas`)."""
+    """Middleware: starts the embedded sandbox (if used) on the first request other than the handshake
+    and the lists a host reads to show the tools (whose answers its imports would slow); runs each
+    family's registration (tools, prompts, resources: `register`) once, before the first request
+    that may need it; and compacts the schemas of every `tools/list` answer (see
+    `_schemas`), saving the answer for the next start (`_tools_cache`)."""
 
-    def __init__(self, state: AppState, register: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        state: AppState,
+        register: Mapping[str, Callable[[], None]],
+        cache: ToolsListCache | None = None,
+    ) -> None:
         self._state = state
-        self._register: Callable[[], None] | None = register
+        self._register = dict(register)
+        self._cache = cache
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method not in _HANDSHAKES:
+        if ctx.method not in _NEEDS_NOTHING | _LISTS:
             self._state.want_sandbox()
-        if self._register is not None and ctx.method not in _NEEDS_NOTHING:
-            register, self._register = self._register, None
-            register()
+        # Before the tools are registered, a saved answer of the same code and settings serves.
+        cache = self._cache if ctx.method == "tools/list" and "tools" in self._register else None
+        key = cache.key(ctx.protocol_version) if cache is not None else None
+        saved = cache.load(key) if cache is not None and key is not None else None
+        if self._register and ctx.method not in _NEEDS_NOTHING and saved is None:
+            needs = next((f for prefix, f in _FAMILIES.items() if ctx.method.startswith(prefix)), ("tools",))
+            for family in needs:
+                if (register := self._register.pop(family, None)) is not None:
+                    register()
         token = REQUEST.set(ctx)
         try:
             result = await call_next(ctx)
         finally:
             REQUEST.reset(token)
         if ctx.method == "tools/list" and isinstance(result, dict):  # the wire form, by the protocol's names
+            if saved is not None:
+                result["tools"] = saved  # the SDK's own envelope around them
+                return result
             for tool in result.get("tools", []):
-                for key in ("inputSchema", "outputSchema"):
-                    if isinstance(tool.get(key), dict):
-                        tool[key] = compact_schema(tool[key])
+                for name in ("inputSchema", "outputSchema"):
+                    if isinstance(tool.get(name), dict):
+                        tool[name] = compact_schema(tool[name])
+            if cache is not None and key is not None:
+                cache.save(key, result.get("tools", []))
         return result
 
 
@@ -119,8 +147,11 @@ class KnownNames:
             raise MCPError(INVALID_PARAMS, f"Prompt {name!r} needs the arguments: {', '.join(missing)}.")
 
 
-def build_server(settings: Settings, state: AppState | None = None) -> MCPServer[AppState]:
-    """The server; with `state`, every session shares that one (the HTTP transports own its life)."""
+def build_server(
+    settings: Settings, state: AppState | None = None, *, cache_tools_list: bool = True
+) -> MCPServer[AppState]:
+    """The server; with `state`, every session shares that one (the HTTP transports own its life).
+    `cache_tools_list`: serve a saved `tools/list` answer while the code is the same (`_tools_cache`)."""
     state = state or AppState.open(settings)
 
     @asynccontextmanager
@@ -128,14 +159,20 @@ def build_server(settings: Settings, state: AppState | None = None) -> MCPServer
         async with state.running():
             yield state
 
-    def register() -> None:
-        # lazy: see the module's docstring
-        from flora_mcp.server._prompts import register_prompts
-        from flora_mcp.server._resources import register_resources
+    # lazy, each on its first need: see the module's docstring
+    def tools() -> None:
         from flora_mcp.server.tools import register_all
 
         register_all(server, state)
+
+    def prompts() -> None:
+        from flora_mcp.server._prompts import register_prompts
+
         register_prompts(server)
+
+    def resources() -> None:
+        from flora_mcp.server._resources import register_resources
+
         register_resources(server)
 
     async def complete(ref: Any, argument: Any, context: Any) -> Completion:
@@ -152,9 +189,16 @@ def build_server(settings: Settings, state: AppState | None = None) -> MCPServer
         version=__version__,
         lifespan=lifespan,
         log_level=settings.log_level,
-        middleware=[OnFirstNeed(state, register)],
+        middleware=[
+            OnFirstNeed(
+                state,
+                {"tools": tools, "prompts": prompts, "resources": resources},
+                ToolsListCache(settings) if cache_tools_list else None,
+            )
+        ],
         request_state_security=state.request_state_security(),
     )
     server.middleware.append(KnownNames(server))  # inside OnFirstNeed: sees what it registered
-    server.completion()(complete)  # type: ignore[no-untyped-call]  # at build time, so `initialize` advertises completions
+    # At build time, so the handshake advertises completions; the stub imports on first use.
+    server.completion()(complete)  # type: ignore[no-untyped-call]
     return server

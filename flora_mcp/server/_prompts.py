@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
-
-from flora_mcp.server._context import Ctx, account
 
 SOCIAL_FORMATS: Final = "1:1, 4:5, 9:16, 16:9"
 
@@ -82,7 +80,7 @@ def product_shots(
 
 async def variations(
     run_id: Annotated[str, Field(description="The run whose output to vary (run_…)")],
-    ctx: Ctx,
+    ctx: Context[Any, Any],
     change: Annotated[str, Field(description="What to change, e.g. 'warmer light, a blue mug'")] = "",
     count: Count = "4",
     model: Model = "",
@@ -102,8 +100,10 @@ async def variations(
     )
 
 
-async def _earlier(ctx: Ctx, run_id: str) -> str | None:
+async def _earlier(ctx: Context[Any, Any], run_id: str) -> str | None:
     """What the journal remembers of a run: its prompt and model, to start the variations from."""
+    from flora_mcp.server._context import account  # the API client: only when a prompt needs it
+
     try:
         entry = (await (await account(ctx)).history.entries([run_id])).get(run_id)
     except Exception:  # a hint: the prompt works without it

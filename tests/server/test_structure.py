@@ -43,33 +43,83 @@ def ours():
     from flora_mcp.server import build_server
     from flora_mcp.settings import Settings
 
-    return build_server(Settings(api_key=SecretStr("k"), base_url="http://127.0.0.1:9/api/v1"))
+    settings = Settings(api_key=SecretStr("k"), base_url="http://127.0.0.1:9/api/v1")
+    return build_server(settings, cache_tools_list={cache})
 
 async def main():
-    async with Client({which}()) as client:
-        assert (await client.list_tools()).tools
+    async with Client({which}(), mode="{mode}") as client:
+        if {list_tools}:
+            assert (await client.list_tools()).tools
 anyio.run(main)
 print(" ".join(sorted(sys.modules)))
 """
+# The handshakes: "legacy" is 2025-11-25's `initialize`, "auto" the 2026-07-28 `server/discover`.
+ERAS = ("legacy", "auto")
+# Registered on first need, after the handshake: what the handshake must not import.
+ON_FIRST_NEED = (
+    "flora_mcp.server.tools",
+    "flora_mcp.server._prompts",
+    "flora_mcp.server._resources",
+    "flora_mcp.server._completions",
+    "flora_mcp.client",
+)
 
 
-def _loaded_after_initialize_and_tools_list(which: str) -> set[str]:
-    script = _PROBE.format(which=which)
+def _loaded(which: str, mode: str, list_tools: bool = True, cache: bool = False) -> set[str]:
+    """The modules loaded after the handshake (and a `tools/list`); `cache`: with a saved answer."""
+    script = _PROBE.format(which=which, mode=mode, list_tools=list_tools, cache=cache)
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     return set(done.stdout.split())
 
 
-def test_initialize_and_tools_list_load_nothing_a_bare_server_does_not_but_our_own_code() -> None:
-    ours, bare = (
-        _loaded_after_initialize_and_tools_list("ours"),
-        _loaded_after_initialize_and_tools_list("bare"),
-    )
+@pytest.mark.parametrize("mode", ERAS)
+def test_the_handshake_and_tools_list_load_nothing_a_bare_server_does_not_but_our_own_code(mode: str) -> None:
+    """The cold path: no saved tools/list answer, so the tools are registered."""
+    ours, bare = _loaded("ours", mode), _loaded("bare", mode)
     assert "flora_mcp.server.tools" in ours  # the probe did reach the tools
     assert not [m for m in ours for lazy in NOT_AT_START if m == lazy or m.startswith(lazy + ".")]
     foreign = sorted(m for m in ours - bare if not m.startswith(ALSO_ALLOWED))
     assert not foreign, f"start-up now imports {foreign[:10]}"
+
+
+@pytest.mark.parametrize("mode", ERAS)
+def test_the_handshake_alone_registers_no_tools_prompts_or_resources(mode: str) -> None:
+    """Tools, prompts, the output resources and completions' code are registered on first need
+    (`_app.OnFirstNeed`), in both eras: the handshake pays only for the server itself."""
+    loaded = _loaded("ours", mode, list_tools=False)
+    assert "flora_mcp.server._app" in loaded  # the probe did build the server
+    early = sorted(m for m in loaded for lazy in ON_FIRST_NEED if m == lazy or m.startswith(lazy + "."))
+    assert not early, f"the handshake now imports {early[:10]}"
+
+
+@pytest.mark.parametrize("mode", ERAS)
+def test_a_saved_tools_list_answer_serves_the_next_start_without_registering_the_tools(mode: str) -> None:
+    """The warm path (`_tools_cache`): the second start answers tools/list from the first one's answer."""
+    _loaded("ours", mode, cache=True)  # saves the answer, if this code's is not saved yet
+    loaded = _loaded("ours", mode, cache=True)
+    early = sorted(m for m in loaded for lazy in ON_FIRST_NEED if m == lazy or m.startswith(lazy + "."))
+    assert not early, f"a saved tools/list answer still imports {early[:10]}"
+
+
+@pytest.mark.anyio
+async def test_the_saved_answer_is_the_live_one_and_calls_still_register_the_tools() -> None:
+    settings = Settings(api_key=SecretStr("k"), base_url="http://127.0.0.1:9/api/v1")
+    async with Client(build_server(settings, cache_tools_list=False)) as client:
+        live = [
+            t.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for t in (await client.list_tools()).tools
+        ]
+    for mode in ERAS:
+        for _ in range(2):  # the first start saves the answer, the second serves it
+            async with Client(build_server(settings), mode=mode) as client:
+                listed = (await client.list_tools()).tools
+                assert [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed] == live
+                templates = (await client.list_resource_templates()).resource_templates
+                assert templates  # a request after a served answer registers what it needs
+                bad = await client.call_tool("list_models", {"type": "t2i"})
+                assert bad.is_error and "model family" in str(bad.content)
 
 
 def _imports(path: Path) -> set[str]:

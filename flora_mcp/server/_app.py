@@ -32,7 +32,8 @@ INSTRUCTIONS: Final = """\
 Generate images, video, audio and text with FLORA in four steps:
 1. list_workspaces, then pick a project with list_projects or make one with create_project.
 2. list_models with the type (image, video, audio or text) to choose a model_id and its params.
-3. create_generation with type, prompt, workspace_id, project_id, model and params, once per output wanted.
+3. create_generation with type, prompt, workspace_id, project_id, model and params (several outputs:
+   generate's count, or generate_batch for mixed ones).
 4. get_generation_status with each run_id until completed (wait_seconds waits for you); it returns
    the outputs, images inline.
 Or all four in one call: generate with the prompt, count and params.

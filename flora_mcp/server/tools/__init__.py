@@ -81,7 +81,8 @@ TOOLS: Final = (
         "Step 3. Start one run (spends credits; the answer's cost is a quote). type: image, video, audio "
         "or text, not a model family. model: a model_id from list_models; omit for the workspace default. "
         'params: that model\'s, e.g. {"aspect_ratio": "4:3"}. To start from an earlier output or an '
-        "upload_asset url: params.image_url with an i2i-/i2v- model (image_urls for i2t-).",
+        "upload_asset url: params.image_url with an i2i-/i2v- model (image_urls for i2t-). Over the spend "
+        "threshold the user is asked; if they cannot be, ask them, then pass confirm_spend_usd.",
         CREATE,
     ),
     ToolRow(

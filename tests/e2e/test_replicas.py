@@ -181,8 +181,8 @@ async def test_a_killed_replicas_run_is_listed_with_its_prompt_by_the_other(
 
         async with anyio.create_task_group() as group:
             group.start_soon(wait_on_a)
-            with anyio.fail_after(30):
-                while not deployment.sandbox.state.runs:  # noqa: ASYNC110 - another thread's state
+            with anyio.fail_after(30):  # A has its answer and is waiting: it reads the run's status
+                while not _waiting(deployment.sandbox):  # noqa: ASYNC110 - another thread's state
                     await anyio.sleep(0.05)
             os.kill(a.process.pid, signal.SIGKILL)
             a.process.wait(timeout=10)
@@ -203,14 +203,28 @@ async def test_a_database_that_goes_away_refuses_starts_and_keeps_reads(
     async with Client(deployment.url) as mcp:
         workspace_id, project_id = await place(mcp)
         kept = await call_ok(mcp, "create_generation", generation(workspace_id, project_id, "before"))
+        after = generation(workspace_id, project_id, "after")
         with postgres.stopped():
             refused = await mcp.call_tool("create_generation", generation(workspace_id, project_id, "during"))
             listed = await call_ok(mcp, "list_generations", {"project_id": project_id})
-        again = await call_ok(mcp, "create_generation", generation(workspace_id, project_id, "after"))
+        with anyio.fail_after(30):  # the pool reconnects by itself (backoff of at most 10 s)
+            while (again := await mcp.call_tool("create_generation", after)).is_error:
+                assert "Nothing was started or spent" in error_text(again)
+                await anyio.sleep(1)
     assert refused.is_error and "Nothing was started or spent" in error_text(refused)
     assert "during" not in {r.prompt for r in deployment.sandbox.state.runs.values()}
     assert kept["run_id"] in {g["run_id"] for g in listed["generations"]}  # FLORA's own data still read
-    assert deployment.sandbox.state.runs[again["run_id"]].prompt == "after"
+    assert again.structured_content is not None
+    assert deployment.sandbox.state.runs[again.structured_content["run_id"]].prompt == "after"
+
+
+def _waiting(sandbox: RunningSandbox) -> bool:
+    """A run exists and its status has been read since: the replica that started it is waiting."""
+    if not sandbox.state.runs:
+        return False
+    posted = max(i for i, r in enumerate(sandbox.state.requests) if r.method == "POST")
+    later = sandbox.state.requests[posted + 1 :]
+    return any(r.method == "GET" and ("generations" in r.path or "/runs/" in r.path) for r in later)
 
 
 def test_a_replica_refuses_to_start_without_its_database() -> None:

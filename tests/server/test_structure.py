@@ -157,7 +157,7 @@ def _part_imports(part: str) -> set[str]:
         ("sandbox", ("flora_mcp.client", "flora_mcp.server", "flora_mcp.rendering", "flora_mcp.downloads")),
         ("rendering", ("flora_mcp.server", "flora_mcp.sandbox")),
         ("downloads", ("flora_mcp.server", "flora_mcp.sandbox")),
-        ("journal", ("flora_mcp.server", "flora_mcp.sandbox", "flora_mcp.client")),
+        ("store", ("flora_mcp.server", "flora_mcp.sandbox", "flora_mcp.client")),
         ("ui", ("flora_mcp.server", "flora_mcp.sandbox", "flora_mcp.client")),
     ],
 )

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -25,7 +25,6 @@ from flora_mcp.store import JournalEntry, RunKind, RunStore, StoreError, in_thre
 logger = logging.getLogger(__name__)
 
 MAX_REMEMBERED = 4096
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)

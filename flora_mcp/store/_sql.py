@@ -87,9 +87,6 @@ class RunStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _tx(self) -> AbstractContextManager[Execute]:
-        return self._transaction()
-
     def _sql(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
 
@@ -120,7 +117,7 @@ class RunStore:
             kind, type, prompt, model, params, references, workspace_id, project_id, quote_usd, started_at
         ).capped()
         check_account(account)
-        with self._tx() as run:
+        with self._transaction() as run:
             row = run(
                 self._sql("SELECT id FROM runs WHERE account = ? AND local_id = ?"), (account, local_id)
             )
@@ -159,7 +156,7 @@ class RunStore:
         ).capped()
         check_account(account)
         sql = self._sql
-        with self._tx() as run:
+        with self._transaction() as run:
             by_run = run(
                 sql("SELECT id, local_id FROM runs WHERE account = ? AND run_id = ?"), (account, run_id)
             ).fetchone()
@@ -194,7 +191,7 @@ class RunStore:
     def drop_intent(self, account: str, local_id: str) -> bool:
         """Forget an intent whose POST was answered with an error (nothing started, nothing billed)."""
         check_account(account)
-        with self._tx() as run:
+        with self._transaction() as run:
             cursor = run(
                 self._sql("DELETE FROM runs WHERE account = ? AND local_id = ? AND run_id IS NULL"),
                 (account, local_id),
@@ -204,7 +201,7 @@ class RunStore:
     def note_intent(self, account: str, local_id: str, error: str) -> None:
         """Say on an intent why its run is not known (e.g. the candidates FLORA's history left open)."""
         check_account(account)
-        with self._tx() as run:
+        with self._transaction() as run:
             run(
                 self._sql("UPDATE runs SET error = ? WHERE account = ? AND local_id = ? AND run_id IS NULL"),
                 (cap_text(error, MAX_ERROR_CHARS)[0], account, local_id),
@@ -229,7 +226,7 @@ class RunStore:
         """
         check_account(account)
         outputs_json, cut = capped_list(outputs, MAX_OUTPUTS_BYTES)
-        with self._tx() as run:
+        with self._transaction() as run:
             cursor = run(
                 self._sql(
                     """UPDATE runs SET status = ?, cost_usd = COALESCE(?, cost_usd),
@@ -257,7 +254,7 @@ class RunStore:
         """Remember where a run's outputs were saved (kept once each, newest last, capped)."""
         check_account(account)
         new = list(dict.fromkeys(paths))
-        with self._tx() as run:
+        with self._transaction() as run:
             row = run(
                 self._sql("SELECT id, saved_paths FROM runs WHERE account = ? AND run_id = ?"),
                 (account, run_id),
@@ -278,7 +275,7 @@ class RunStore:
         """The journaled runs among `run_ids`, by run id; unknown ids are simply absent."""
         check_account(account)
         found: dict[str, JournalEntry] = {}
-        with self._tx() as run:
+        with self._transaction() as run:
             for chunk in _chunks(run_ids):
                 marks = ",".join("?" * len(chunk))
                 rows = run(
@@ -315,13 +312,13 @@ class RunStore:
             f"SELECT {COLUMNS} FROM runs WHERE {' AND '.join(where)} "  # noqa: S608
             "ORDER BY started_at DESC, id DESC LIMIT ?"
         )
-        with self._tx() as run:
+        with self._transaction() as run:
             return [entry_of(row) for row in run(self._sql(sql), args).fetchall()]
 
     def pending_intents(self, account: str) -> list[JournalEntry]:
         """Intents with no run id yet, oldest first: POSTs whose answer this server never recorded."""
         check_account(account)
-        with self._tx() as run:
+        with self._transaction() as run:
             rows = run(
                 self._sql(
                     f"SELECT {COLUMNS} FROM runs WHERE account = ? AND run_id IS NULL "  # noqa: S608
@@ -335,7 +332,7 @@ class RunStore:
 
     def acquire_lease(self, scope: str, subject: str, holder: str, ttl: float) -> bool:
         """Take the lease on (`scope`, `subject`) for `ttl` seconds if it is free, expired or ours."""
-        with self._tx() as run:
+        with self._transaction() as run:
             cursor = run(
                 self._sql(
                     "INSERT INTO leases (scope, subject, holder, expires_at) "  # noqa: S608 - now_sql is ours
@@ -350,7 +347,7 @@ class RunStore:
 
     def renew_lease(self, scope: str, subject: str, holder: str, ttl: float) -> bool:
         """Extend a lease still held; False if it was lost (expired and taken)."""
-        with self._tx() as run:
+        with self._transaction() as run:
             cursor = run(
                 self._sql(
                     f"UPDATE leases SET expires_at = {self.now_sql} + ? "  # noqa: S608 - now_sql is ours
@@ -361,7 +358,7 @@ class RunStore:
             return cursor.rowcount > 0
 
     def release_lease(self, scope: str, subject: str, holder: str) -> None:
-        with self._tx() as run:
+        with self._transaction() as run:
             run(
                 self._sql("DELETE FROM leases WHERE scope = ? AND subject = ? AND holder = ?"),
                 (scope, subject, holder),
@@ -369,7 +366,7 @@ class RunStore:
 
     def leases(self, scope: str) -> dict[str, str]:
         """The unexpired leases in `scope`: subject -> holder."""
-        with self._tx() as run:
+        with self._transaction() as run:
             rows = run(
                 self._sql(
                     f"SELECT subject, holder FROM leases WHERE scope = ? AND expires_at >= {self.now_sql}"  # noqa: S608
@@ -380,13 +377,13 @@ class RunStore:
 
     def claim(self, run_id: str, local_id: str) -> bool:
         """Hand `run_id` to the start `local_id`: True for the first claim, ever; False if taken."""
-        with self._tx() as run:
+        with self._transaction() as run:
             return self._claim(run, run_id, local_id)
 
     def claimed(self, run_ids: Iterable[str]) -> dict[str, str]:
         """The claimed runs among `run_ids`: run id -> the start (local id) it was handed to."""
         found: dict[str, str] = {}
-        with self._tx() as run:
+        with self._transaction() as run:
             for chunk in _chunks(run_ids):
                 marks = ",".join("?" * len(chunk))
                 rows = run(
@@ -398,7 +395,7 @@ class RunStore:
 
     def secret(self, name: str, candidate: str) -> str:
         """The secret `name`: `candidate` if none was stored yet, else the one every replica uses."""
-        with self._tx() as run:
+        with self._transaction() as run:
             run(
                 self._sql("INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING"),
                 (name, candidate),

@@ -15,6 +15,7 @@ import httpx2
 from pydantic import BaseModel, ValidationError
 
 from flora_mcp import __version__
+from flora_mcp._constants import DEFAULT_BASE_URL
 from flora_mcp.client._clock import FloraClock
 from flora_mcp.client._errors import (
     APIConnectionError,
@@ -65,7 +66,6 @@ __all__ = ["DEFAULT_BASE_URL", "DIRECT_UPLOAD_MAX_BYTES", "FloraClient"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL: Final = "https://app.flora.ai/api/v1"
 _USER_AGENT: Final = f"flora-mcp/{__version__}"
 
 # Methods whose repeats the API tells apart by `Idempotency-Key` (its docs: "POST and PATCH").

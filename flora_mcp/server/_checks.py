@@ -14,6 +14,7 @@ from typing import Any, Final, get_args
 from mcp.server.mcpserver.exceptions import ToolError
 
 from flora_mcp.client import GenerationType, Model, ModelParam
+from flora_mcp.server._families import CONFUSED_WITH_TYPES, FAMILIES
 from flora_mcp.server._references import (
     REFERENCE_PARAMS,
     check_references,
@@ -25,7 +26,9 @@ from flora_mcp.server._references import (
 GENERATION_TYPES: Final = get_args(GenerationType)
 _ID_PATTERNS: Final = {"workspace_id": "ws_", "project_id": "prj_", "run_id": "run_"}
 _RATIO: Final = re.compile(r"(?<![\d.])(\d{1,2})\s*[:x\u00d7_/-]\s*(\d{1,2})(?![\d.])")
-_MODEL_FAMILIES: Final = re.compile(r"^(t2i|i2i|t2v|i2v|v2v|t2a|tts|llm|text-to-|image-to-)", re.IGNORECASE)
+# A model family's prefix (dash or not) or a word agents confuse with a type: named where a type belongs.
+_FAMILY_WORDS: Final = (*(f.prefix.rstrip("-") for f in FAMILIES), *CONFUSED_WITH_TYPES)
+_MODEL_FAMILIES: Final = re.compile("^(" + "|".join(map(re.escape, _FAMILY_WORDS)) + ")", re.IGNORECASE)
 
 
 def check_type(value: str) -> GenerationType:

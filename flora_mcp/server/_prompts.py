@@ -12,6 +12,8 @@ from typing import Annotated, Any, Final
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
+from flora_mcp._constants import BATCH_LIMIT
+
 SOCIAL_FORMATS: Final = "1:1, 4:5, 9:16, 16:9"
 
 Photo = Annotated[
@@ -133,7 +135,7 @@ def social_formats(
 
 def campaign_batch(
     brief: Annotated[str, Field(description="The campaign: product, audience, tone")],
-    images: Annotated[str, Field(description="How many images (0-20)")] = "4",
+    images: Annotated[str, Field(description=f"How many images (0-{BATCH_LIMIT})")] = "4",
     videos: Annotated[str, Field(description="How many videos")] = "1",
     texts: Annotated[str, Field(description="How many pieces of copy")] = "2",
     audio: Annotated[str, Field(description="How many audio clips (jingle, voice-over)")] = "0",
@@ -141,13 +143,13 @@ def campaign_batch(
     project_id: ProjectId = "",
 ) -> str:
     counts = {
-        kind: _count(value, 0, 0, 20)
+        kind: _count(value, 0, 0, BATCH_LIMIT)
         for kind, value in (("image", images), ("video", videos), ("text", texts), ("audio", audio))
     }
     total = sum(counts.values()) or 1
     wanted = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "1 image"
     image_model = f' (model "{model}" for the images)' if model else ""
-    over = " Split it into batches of at most 20 items." if total > 20 else ""
+    over = f" Split it into batches of at most {BATCH_LIMIT} items." if total > BATCH_LIMIT else ""
     return (
         f"Produce a campaign: {brief}\nWanted: {wanted}.\n"
         f"Write one distinct prompt per item from the brief (varied scenes for images, a short shot list for "

@@ -1,49 +1,37 @@
 """Reference inputs (an image or video a run starts from), as FLORA takes them: by model prefix.
 
-Models do not declare these in their `params`; the id's prefix implies them (BEHAVIOUR.md):
-`image_url` (one URL) for `i2i-`, `i2v-` and `iv2v-` (with `video_url`), `image_urls` /
-`video_urls` (lists) for `i2t-` / `v2t-`. FLORA accepts the wrong form, a reference on a model
-that takes none, or a URL it will not fetch, and bills the run anyway; so these are refused here,
-before spending, with the form that would work. Pure functions.
+Models do not declare these in their `params`; the id's prefix implies them (BEHAVIOUR.md), as
+`_families.FAMILIES` writes down: e.g. `image_url` (one URL) for `i2i-`, `image_urls` (a list) for
+`i2t-`. FLORA accepts the wrong form, a reference on a model that takes none, or a URL it will not
+fetch, and bills the run anyway; so these are refused here, before spending, with the form that
+would work. Pure functions.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, get_args
 from urllib.parse import urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
 
 from flora_mcp.client import GenerationType
+from flora_mcp.server._families import FAMILIES
 
 ONE: Final = "one URL string"
 MANY: Final = "a list of URL strings"
 REFERENCE_PARAMS: Final = {"image_url": ONE, "video_url": ONE, "image_urls": MANY, "video_urls": MANY}
 
 # Prefix → the reference params its models need. Prefixes not listed take none.
-FORMS: Final[Mapping[str, tuple[str, ...]]] = {
-    "i2i-": ("image_url",),
-    "i2v-": ("image_url",),
-    "iv2v-": ("image_url", "video_url"),
-    "i2t-": ("image_urls",),
-    "v2t-": ("video_urls",),
-}
+FORMS: Final[Mapping[str, tuple[str, ...]]] = {f.prefix: f.references for f in FAMILIES if f.references}
 # What each type's text-to-X models start with: with no model asked for, only these are chosen.
 TEXT_TO: Final[Mapping[str, tuple[str, ...]]] = {
-    "image": ("t2i-",),
-    "video": ("t2v-",),
-    "audio": ("t2a-", "tts-"),
-    "text": ("t2t-",),
+    type_: tuple(f.prefix for f in FAMILIES if f.text_to and f.makes == type_)
+    for type_ in get_args(GenerationType)
 }
 # What each prefix makes, for telling runs apart when only their model id is known.
-TYPE_OF_PREFIX: Final[Mapping[str, str]] = {
-    **{p: "image" for p in ("t2i-", "i2i-")},
-    **{p: "video" for p in ("t2v-", "i2v-", "iv2v-", "v2v-", "r2v-")},
-    **{p: "audio" for p in ("t2a-", "tts-")},
-    **{p: "text" for p in ("t2t-", "i2t-", "v2t-")},
-}
+TYPE_OF_PREFIX: Final[Mapping[str, str]] = {f.prefix: f.makes for f in FAMILIES}
 HOW_TO_GET_ONE: Final = (
     "FLORA fetches references only from its own media hosts: pass the url of an earlier run's "
     "output (get_generation_status), or upload the file or URL first with upload_asset and pass "

@@ -122,25 +122,42 @@ async def test_the_saved_answer_is_the_live_one_and_calls_still_register_the_too
                 assert bad.is_error and "model family" in str(bad.content)
 
 
-def _imports(path: Path) -> set[str]:
-    """The flora_mcp modules a file imports, at any depth of the file (lazy imports count too)."""
-    found: set[str] = set()
+def _module_of(path: Path, root: Path = PACKAGE.parent) -> str:
+    """A file's dotted module name: a package's `__init__.py` is the package."""
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, root: Path = PACKAGE.parent) -> set[str]:
+    """The flora_mcp modules importing this file runs, at any depth of the file (lazy imports count
+    too): each module named, and the packages above it whose `__init__` the import runs first."""
+    importer = _module_of(path, root)
+    package = importer if path.name == "__init__.py" else importer.rpartition(".")[0]
+    named: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            # `from package import module` imports that module (and the package's __init__ first).
-            found.add(node.module)
-            found.update(
-                f"{node.module}.{alias.name}"
-                for alias in node.names
-                if _is_module(f"{node.module}.{alias.name}")
-            )
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: `from .x import y` in package p is `from p.x import y`
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, base] if base else up)
+            submodules = {f"{base}.{a.name}" for a in node.names if _is_module(f"{base}.{a.name}", root)}
+            # `from pkg import module` needs only that module; `from pkg import name`, pkg itself.
+            named |= submodules if len(submodules) == len(node.names) else {base, *submodules}
         elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-    return {m for m in found if m.startswith("flora_mcp")}
+            named.update(alias.name for alias in node.names)
+    # Importing a.b.c runs a and a.b first, unless they are the importer's own packages (run already).
+    own = _ancestors(importer) | {importer}
+    found = named | {p for m in named for p in _ancestors(m) if p not in own}
+    return {m for m in found if m == "flora_mcp" or m.startswith("flora_mcp.")}
 
 
-def _is_module(name: str) -> bool:
-    path = PACKAGE.parent.joinpath(*name.split("."))
+def _ancestors(module: str) -> set[str]:
+    parts = module.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts))}
+
+
+def _is_module(name: str, root: Path = PACKAGE.parent) -> bool:
+    path = root.joinpath(*name.split("."))
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
@@ -166,29 +183,68 @@ def test_imports_only_point_down(part: str, forbidden: tuple[str, ...]) -> None:
     assert not wrong, f"{part} imports {wrong}"
 
 
-def test_the_server_package_has_no_import_cycle() -> None:
-    """Following imports from any server module never leads back to it (package __init__ files,
-    which only re-export, are left out: importing a submodule runs them first anyway)."""
-    modules = {
-        ".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts): p
-        for p in (PACKAGE / "server").rglob("*.py")
-        if p.name != "__init__.py"
+def _import_graph(package: Path, root: Path = PACKAGE.parent) -> dict[str, set[str]]:
+    """Every module of `package` (its `__init__` files included) → the modules of it that it imports."""
+    modules = {_module_of(p, root): p for p in package.rglob("*.py")}
+    return {
+        name: {m for m in _imports(path, root) if m in modules} - {name} for name, path in modules.items()
     }
-    graph = {name: {m for m in _imports(path) if m in modules} for name, path in modules.items()}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of `graph` (its modules, the first repeated at the end), or None."""
 
     def cycle_from(start: str) -> list[str] | None:
         stack = [(start, [start])]
         while stack:
             node, path = stack.pop()
-            for nxt in graph[node]:
+            for nxt in sorted(graph[node]):
                 if nxt == start:
                     return [*path, nxt]
                 if nxt not in path:
                     stack.append((nxt, [*path, nxt]))
         return None
 
-    cycles = [c for name in graph if (c := cycle_from(name))]
-    assert not cycles, cycles[0]
+    return next((c for name in sorted(graph) if (c := cycle_from(name))), None)
+
+
+def test_the_server_package_has_no_import_cycle() -> None:
+    """Following imports from any server module, `__init__` files included (`tools/__init__` holds
+    the tool table), never leads back to it."""
+    graph = _import_graph(PACKAGE / "server")
+    assert "flora_mcp.server.tools" in graph and "flora_mcp.server" in graph
+    assert "flora_mcp.server.tools.models" in graph["flora_mcp.server.tools"]
+    cycle = _cycle(graph)
+    assert cycle is None, f"import cycle: {cycle}"
+
+
+def test_the_cycle_check_sees_cycles_through_init_files_and_lazy_imports(tmp_path: Path) -> None:
+    """The check can fail: on a package whose `__init__` imports a module that, in a function, reads
+    a name from the package, or imports another of its submodules (which runs the `__init__` first).
+    `from pkg import submodule` in a module of pkg is no cycle: pkg's `__init__` has run already."""
+    pkg = tmp_path / "flora_mcp" / "server"
+    (pkg / "tools").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "_a.py").write_text("from flora_mcp.server import _b\n")  # the package runs already
+    (pkg / "_b.py").write_text("import flora_mcp.client\n")
+    (pkg / "tools" / "__init__.py").write_text("from flora_mcp.server.tools.one import run\n")
+    (pkg / "tools" / "one.py").write_text("from flora_mcp.server import _a\n")
+    graph = _import_graph(pkg, tmp_path)
+    assert graph == {
+        "flora_mcp.server": set(),
+        "flora_mcp.server._a": {"flora_mcp.server._b"},
+        "flora_mcp.server._b": set(),
+        "flora_mcp.server.tools": {"flora_mcp.server.tools.one"},
+        "flora_mcp.server.tools.one": {"flora_mcp.server._a"},
+    }
+    assert _cycle(graph) is None
+    (pkg / "_b.py").write_text("def later():\n    from flora_mcp.server.tools import TABLE\n")
+    cycle = _cycle(_import_graph(pkg, tmp_path))
+    assert cycle is not None and "flora_mcp.server.tools" in cycle and cycle[0] == cycle[-1]
+    (pkg / "_b.py").write_text("from flora_mcp.server.tools import one\n")  # runs tools/__init__ first
+    graph = _import_graph(pkg, tmp_path)
+    assert graph["flora_mcp.server._b"] == {"flora_mcp.server.tools", "flora_mcp.server.tools.one"}
+    assert _cycle(graph) is not None
 
 
 TOOLS_LIST_BUDGET = 14 * 1024  # bytes of compact JSON: every host reads it into every turn

@@ -17,6 +17,7 @@ from typing import Any, Final
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 
+from flora_mcp._constants import BATCH_LIMIT
 from flora_mcp.server._context import media_origins
 from flora_mcp.server._state import AppState
 from flora_mcp.server.tools.batch import generate_batch
@@ -106,7 +107,7 @@ TOOLS: Final = (
         list_generations,
         "List generations",
         "History, newest first, with prompts and outputs; filter by workspace, project or status. "
-        "run_ids (≤20): those runs' status and outputs, shown again in one call.",
+        f"run_ids (≤{BATCH_LIMIT}): those runs' status and outputs, shown again in one call.",
         READ,
         GALLERY,
     ),
@@ -165,9 +166,9 @@ TOOLS: Final = (
     ToolRow(
         generate_batch,
         "Generate a batch",
-        "1-20 mixed runs (spends credits), waited for; items as create_generation's arguments. Answers "
-        "in order: index, ok, run_id or error. Over the spend threshold the user is asked; if they "
-        "cannot be, nothing starts: ask them, then pass confirm_spend_usd.",
+        f"1-{BATCH_LIMIT} mixed runs (spends credits), waited for; items as create_generation's "
+        "arguments. Answers in order: index, ok, run_id or error. Over the spend threshold the user is "
+        "asked; if they cannot be, nothing starts: ask them, then pass confirm_spend_usd.",
         CREATE,
         GALLERY,
     ),

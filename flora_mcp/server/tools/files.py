@@ -31,7 +31,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from flora_mcp import files
-from flora_mcp._constants import LOOPBACK_HOSTS
+from flora_mcp._constants import BATCH_LIMIT, LOOPBACK_HOSTS
 from flora_mcp.client import DIRECT_UPLOAD_MAX_BYTES, Asset, AssetFailedError, ConflictError, RunOutput
 from flora_mcp.downloads import FetchRefused, fetch_output, origin_of
 from flora_mcp.server import _checks
@@ -43,7 +43,7 @@ from flora_mcp.server._references import fetchable
 from flora_mcp.server._roots import Allowed, allowed_folders
 from flora_mcp.settings import Settings
 
-MAX_RUNS: Final = 20  # FLORA's own batch size
+MAX_RUNS: Final = BATCH_LIMIT  # a batch's runs saved in one call
 RECOVER_LOOKBACK: Final = 10  # newest assets of that name searched for an upload whose answer was lost
 _OVER_HTTP: Final = (
     "this server runs over HTTP, so local paths name files on your machine, which it cannot reach"

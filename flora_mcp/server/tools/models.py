@@ -17,23 +17,11 @@ from flora_mcp.client import Model
 from flora_mcp.server import _checks, _costs
 from flora_mcp.server import _results as results
 from flora_mcp.server._context import Ctx, account, api_errors
+from flora_mcp.server._families import FAMILIES
 from flora_mcp.server._references import FORMS, prefix_of
 from flora_mcp.server.tools.arguments import TYPE_ENUM
 
-WHAT_FOR: Final = {
-    "t2i-": "text→image",
-    "i2i-": "image→image",
-    "t2v-": "text→video",
-    "i2v-": "image→video",
-    "iv2v-": "image+video→video",
-    "v2v-": "video→video (source from a canvas edge only)",
-    "r2v-": "references→video",
-    "t2a-": "text→audio",
-    "tts-": "text→speech",
-    "t2t-": "text→text",
-    "i2t-": "image→text",
-    "v2t-": "video→text",
-}
+WHAT_FOR: Final = {f.prefix: f.what_for for f in FAMILIES}
 
 
 async def list_models(

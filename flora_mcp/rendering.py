@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from mcp.types import AudioContent, ContentBlock, ImageContent, ResourceLink, TextContent
 
+from flora_mcp._constants import BATCH_LIMIT
 from flora_mcp.client import Run, RunOutput
 
 if TYPE_CHECKING:
@@ -35,8 +36,8 @@ IMAGE_TOKEN_BUDGET = 6_000
 PIXELS_PER_IMAGE_TOKEN = 750
 # Hosts struggle with tool results over about 1 MB; this leaves room for the text and JSON.
 INLINE_BASE64_BUDGET = 900_000
-# FLORA's largest batch is 20 items; beyond that a preview would be too small to be worth its bytes.
-MAX_PREVIEWS = 20
+# At most one of FLORA's batches: beyond that a preview would be too small to be worth its bytes.
+MAX_PREVIEWS = BATCH_LIMIT
 # The raw JPEG bytes whose base64 fills INLINE_BASE64_BUDGET: the default budget of one image.
 INLINE_BUDGET_BYTES = INLINE_BASE64_BUDGET // 4 * 3
 # An audio output is inlined (an MCP audio block) up to this size (about 15 s of MP3, 6 s of 22 kHz
@@ -185,7 +186,7 @@ def generation_summary(
     """One line per run, then what to do about any still going; `notes` go first.
     `params_used` maps a run id to the params (seed included) it was started with."""
     done = sum(1 for r in runs if r.status == "completed")
-    lines = [*notes, f"{done} of {len(runs)} run(s) completed:"]
+    lines = [*notes, f"{done} of {len(runs)} run(s) completed:"] if runs else list(notes)
     for run in runs:
         if run.status == "completed":
             lines += [f"- {run.run_id}: {_named(o)} {_output_line(o, media)}" for o in run.outputs]

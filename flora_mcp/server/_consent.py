@@ -28,12 +28,15 @@ from pydantic import BaseModel, Field
 
 from flora_mcp.client import GenerationType, Model
 from flora_mcp.server._context import Ctx
+from flora_mcp.server._prices import CREDITS, LISTED, USD_PER_CREDIT, Prices, price
 from flora_mcp.server._references import is_text_to
 
-# What one of FLORA's `estimated_credits` costs in USD, as the sandbox prices it. The real rate is
-# FLORA's (by plan, unpublished): estimates say so, and the start answers' quotes replace them.
-USD_PER_CREDIT: Final = 0.0025
 ASKING_ERA: Final = "2026-07-28"  # from here elicitation rides InputRequiredResult: no back channel needed
+_BASES: Final = {
+    CREDITS: f"estimated_credits x ${USD_PER_CREDIT} (an assumed rate)",
+    "settled": "this key's settled bills",
+    LISTED: "FLORA's listed price",
+}
 PLURAL: Final = {"image": "images", "video": "videos", "audio": "audio clips", "text": "texts"}
 
 
@@ -63,6 +66,7 @@ class Line:
     model: str | None  # None: the workspace's default, priced as `priced_as`
     usd: float
     priced_as: str | None = None
+    basis: str = CREDITS  # what the estimate rests on (`_prices`)
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,11 @@ class Spend:
     def total_usd(self) -> float:
         """Rounded up to the cent: the figure shown is the figure a confirmation must reach."""
         return math.ceil(round(sum(line.usd for line in self.lines) * 100, 6)) / 100
+
+    def basis(self) -> str:
+        """What the total rests on, e.g. "this key's settled bills, estimated_credits x $0.0025"."""
+        kinds = {"settled" if line.basis.endswith(" settled") else line.basis for line in self.lines}
+        return ", ".join(_BASES.get(kind, kind) for kind in sorted(kinds))
 
     def buys(self) -> str:
         """'2 images of t2i-flux-schnell, 1 video of the workspace default (priced as t2v-…)'."""
@@ -85,21 +94,25 @@ class Spend:
         return ", ".join(parts)
 
 
-def line_for(models: Sequence[Model], type_: GenerationType, model_id: str | None) -> Line:
-    """The estimate of one run. FLORA does not say which model is a workspace's default, so an
-    unnamed model is priced as the cheapest text-to-X model: an estimate, and labelled one."""
+def line_for(
+    models: Sequence[Model], type_: GenerationType, model_id: str | None, prices: Prices | None = None
+) -> Line:
+    """The estimate of one run (`_prices`: learned from settled bills, else credits). FLORA does not
+    say which model is a workspace's default, so an unnamed model is priced as the cheapest
+    text-to-X model: an estimate, and labelled one."""
+    prices = prices or {}
     if model_id is not None:
         found = next((m for m in models if m.model_id == model_id), None)
-        return Line(type_, model_id, _usd(found.estimated_credits if found else 0))
+        if found is None:
+            return Line(type_, model_id, 0.0)
+        known = price(found, prices)
+        return Line(type_, model_id, known.usd, basis=known.basis)
     text_to = [m for m in models if is_text_to(m.model_id, type_)] or list(models)
-    cheapest = min(text_to, key=lambda m: m.estimated_credits, default=None)
+    cheapest = min(text_to, key=lambda m: price(m, prices).usd, default=None)
     if cheapest is None:
         return Line(type_, None, 0.0)
-    return Line(type_, None, _usd(cheapest.estimated_credits), cheapest.model_id)
-
-
-def _usd(credits: int) -> float:
-    return round(credits * USD_PER_CREDIT, 6)
+    known = price(cheapest, prices)
+    return Line(type_, None, known.usd, cheapest.model_id, basis=known.basis)
 
 
 def can_ask(ctx: Ctx) -> bool:

@@ -29,8 +29,9 @@ from mcp.types import CallToolResult, TextContent
 
 from flora_mcp.client import FloraError, GenerationType, Model
 from flora_mcp.server import _results as results
-from flora_mcp.server._consent import USD_PER_CREDIT
+from flora_mcp.server._consent import Line, line_for
 from flora_mcp.server._context import Ctx, account, api_errors
+from flora_mcp.server._prices import USD_PER_CREDIT, Prices, learned, price
 from flora_mcp.server._references import TYPE_OF_PREFIX, prefix_of
 
 if TYPE_CHECKING:
@@ -238,36 +239,27 @@ def summary_text(data: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def learned(entries: Iterable[JournalRow]) -> dict[str, tuple[float, int]]:
-    """Per model: the mean of this key's settled bills and how many there were."""
-    bills: dict[str, list[float]] = defaultdict(list)
-    for entry in entries:
-        if entry.model and entry.cost_usd is not None and entry.status == "completed":
-            bills[entry.model].append(entry.cost_usd)
-    return {model: (round(math.fsum(b) / len(b), 6), len(b)) for model, b in bills.items()}
-
-
-def estimate(model: Model, prices: Mapping[str, tuple[float, int]]) -> dict[str, Any]:
+def estimate(model: Model, prices: Prices) -> dict[str, Any]:
     """One run of `model` in USD and what the figure rests on (see `PRICE_NOTE`)."""
-    if (known := prices.get(model.model_id)) is not None:
-        usd, count = known
-        return {"usd": round(usd, 4), "usd_basis": f"{count} settled"}
-    return {"usd": round(model.estimated_credits * USD_PER_CREDIT, 4), "usd_basis": "credits"}
+    found = price(model, prices)
+    return {"usd": found.usd, "usd_basis": found.basis}
 
 
 def with_price_note(data: dict[str, Any]) -> dict[str, Any]:
     return data | {"price_note": PRICE_NOTE}
 
 
-async def run_estimate(acct: Account, type_: GenerationType, model_id: str | None) -> dict[str, Any] | None:
-    """`estimate` of the model a start runs (None: the workspace default, which FLORA does not name),
-    for `_results.started_data(..., estimate=...)`."""
-    models = {m.model_id: m for m in await acct.models.get(type_)}
-    model = models.get(model_id) if model_id else None
-    return estimate(model, await learned_prices(acct)) if model is not None else None
+async def line(
+    acct: Account, type_: GenerationType, model_id: str | None, prices: Prices | None = None
+) -> Line:
+    """What one run of `model_id` (None: the workspace default) will likely cost, for the spending
+    consent and the start answers; `prices` from `learned_prices`, read here when not given."""
+    with api_errors():
+        models = await acct.models.get(type_)
+    return line_for(models, type_, model_id, await learned_prices(acct) if prices is None else prices)
 
 
-async def learned_prices(acct: Account) -> dict[str, tuple[float, int]]:
+async def learned_prices(acct: Account) -> Prices:
     """What this key's settled runs cost per model, from the journal (empty when it is off)."""
     return learned(await acct.history.recent(workspace_id=None, project_id=None, limit=JOURNAL_ROWS))
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -25,6 +25,8 @@ from flora_mcp.store import JournalEntry, RunKind, RunStore, StoreError, in_thre
 logger = logging.getLogger(__name__)
 
 MAX_REMEMBERED = 4096
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,10 @@ class History:
         if definite:
             await self._quietly(self.store.drop_intent, self.account, local_id)
 
+    async def skipped(self, local_id: str) -> None:
+        """Forget the intent of a canvas node FLORA skipped: it started nothing."""
+        await self._quietly(self.store.drop_intent, self.account, local_id)
+
     async def unresolved(self, local_id: str, why: str) -> None:
         """An intent whose run could not be told apart: say why on it, for list_generations."""
         await self._quietly(self.store.note_intent, self.account, local_id, why)
@@ -155,7 +161,7 @@ class History:
         return [e for e in found if e.started_at < cutoff]
 
     @staticmethod
-    async def _quietly(method: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _quietly(method: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
         # After a start, or on a read, the store is a convenience: a full disk or a database that went
         # away must not fail a paid run's answer or hide FLORA's own data.
         try:

@@ -22,10 +22,10 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 from flora_mcp import rendering
 from flora_mcp.client import FloraError, NotFoundError, RunOutput
 from flora_mcp.downloads import FetchRefused, fetch_output, fetch_text
+from flora_mcp.server import _follow
 from flora_mcp.server._context import Ctx, account, advice, loopback_origins
 from flora_mcp.server._inline import in_render_thread
 from flora_mcp.server.tools.history import not_found
-from flora_mcp.server.waiting import wait_for_runs
 
 OUTPUT_TEMPLATE: Final = "flora://runs/{run_id}/outputs/{index}"
 TEMPLATES: Final = (OUTPUT_TEMPLATE,)
@@ -61,7 +61,7 @@ async def read_output(run_id: str, index: str, ctx: Ctx) -> str | bytes:
         raise _invalid(f"{run_id!r} is not a run id: they start with 'run_' (see list_generations).")
     acct = await account(ctx)
     try:
-        run = (await wait_for_runs(acct.client, acct.runs, [run_id], 0))[run_id]
+        [run] = await _follow.read(ctx, acct, [run_id], 0)
     except NotFoundError as exc:
         raise _invalid(await not_found(acct, [run_id], exc)) from exc
     except FloraError as exc:

@@ -10,13 +10,14 @@ names, types and the full shapes are in the data itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from mcp.types import CallToolResult, ContentBlock, TextContent
 from pydantic import BaseModel, ConfigDict, create_model
 
 from flora_mcp.client import Model, Project, Run, RunOutput, RunStarted, Workspace
+from flora_mcp.server._consent import Spend
 
 
 class _Open(BaseModel):
@@ -77,22 +78,22 @@ SETTLES_LATER = (
 )
 
 
+def costs(quoted: float | None, spend: Spend | None) -> dict[str, Any]:
+    """What a start answer says about money: FLORA's quote, this server's estimate of the same runs
+    (the one the consent used, `_prices`) and its basis, and that the bill settles later."""
+    data: dict[str, Any] = {"quoted_cost_usd": quoted}
+    if spend is not None:
+        data |= {"estimated_cost_usd": spend.total_usd, "estimate_basis": spend.basis()}
+    return data | {"cost_note": SETTLES_LATER}
+
+
 def started_data(
-    started: RunStarted,
-    chosen: str | None,
-    note: str | None = None,
-    *,
-    estimate: Mapping[str, Any] | None = None,
+    started: RunStarted, chosen: str | None, note: str | None = None, *, spend: Spend | None = None
 ) -> dict[str, Any]:
     """A start answer for the agent: its charged_cost is a quote (FLORA bills later, often more),
-    so it is labelled as one, next to this server's estimate when the caller has one, and the model
-    that runs is named."""
+    so it is labelled as one, next to this server's estimate, and the model that runs is named."""
     data = dump(started)
-    data["quoted_cost_usd"] = data.pop("charged_cost", None)
-    if estimate is not None:  # `_costs.estimate` of the model that runs: {usd, usd_basis}
-        data["estimated_cost_usd"] = estimate["usd"]
-        data["estimate_basis"] = estimate["usd_basis"]
-    data["cost_note"] = SETTLES_LATER
+    data |= costs(data.pop("charged_cost", None), spend)
     ran = started.model.model_id if started.model and started.model.model_id else chosen
     data["model"] = ran or "the workspace's default model"
     if note:

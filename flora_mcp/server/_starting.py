@@ -45,14 +45,22 @@ tests/server/test_exactly_once.py unless named):
 11. A process dies holding a lease: leases are renewed while held and expire `LEASE_TTL` after the
     last renewal, so the others wait at most that long. (tests/e2e/test_replicas.py:
     test_a_killed_replicas_run_is_listed_with_its_prompt_by_the_other)
+12. Canvas node runs: one POST starts many runs (`start_nodes`). Each node's intent is written
+    before it (none written: nothing sent), the POST carries one key, and each started run is
+    journaled and claimed (`record_start`) against its node's intent; a skipped node's intent is dropped. The
+    project's any-model lease is held meanwhile, so a generation start whose answer is lost at that
+    moment lists the candidates (case 6) rather than take a node's run. A lost answer keeps the
+    intents, noted: a node's run cannot be told apart by model and time from its neighbours'.
+    (tests/server/test_canvas_board.py: test_node_runs_are_journaled_before_the_post_and_claimed)
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -65,6 +73,8 @@ from flora_mcp.client import (
     FloraError,
     Generation,
     GenerationRequest,
+    NodeRun,
+    NodeRuns,
     RunIdMissingError,
     RunStarted,
 )
@@ -91,6 +101,8 @@ class Lease:
     subject: str
 
 
+NodePost = Callable[[str], Awaitable[NodeRuns]]
+"""Sends a canvas run with the given Idempotency-Key."""
 Post = Callable[[str], Awaitable[RunStarted]]
 """Sends the start with the given Idempotency-Key."""
 Find = Callable[[str, float], Awaitable[RunStarted]]
@@ -138,6 +150,48 @@ async def start_once(
             raise
         await history.started(local_id, record, started)
     return started
+
+
+async def start_nodes(
+    history: History, project_id: str, intents: Mapping[str, Record], post: NodePost
+) -> tuple[NodeRuns, dict[str, RunStarted]]:
+    """Case 12: run canvas nodes (`intents`: what each requested node id would start) once; FLORA's
+    answer, and the started runs by requested node id (matched in order, as FLORA answers)."""
+    key = uuid.uuid4().hex
+    local_ids = {node_id: f"{key}-{index}" for index, node_id in enumerate(intents)}
+    async with _holding(history.store, Lease(f"generation:{project_id}", ANY_MODEL), key):
+        for node_id, record in intents.items():
+            await history.intent(local_ids[node_id], record)
+        try:
+            answer = await post(key)
+        except FloraError as exc:
+            for local_id in local_ids.values():
+                if isinstance(exc, ConflictError) and exc.code == "idempotency_duplicate":
+                    await history.unresolved(local_id, "a canvas run whose answer was lost")
+                else:
+                    await history.not_started(local_id, exc)
+            raise
+        started: dict[str, RunStarted] = {}
+        for node_id, entry in zip(intents, answer.runs, strict=False):
+            if entry.status == "started" and entry.run_id:
+                started[node_id] = _node_started(entry, project_id)
+                await history.started(local_ids[node_id], intents[node_id], started[node_id])
+            else:
+                await history.skipped(local_ids[node_id])
+    return answer, started
+
+
+def _node_started(entry: NodeRun, project_id: str) -> RunStarted:
+    seconds = math.ceil(entry.estimated_seconds) if entry.estimated_seconds is not None else None
+    return RunStarted(
+        run_id=entry.run_id or "",
+        type=entry.type or "generation",
+        estimated_seconds=seconds,
+        charged_cost=entry.charged_cost,
+        model=entry.model,
+        poll_url=entry.poll_url,
+        project_id=project_id,
+    )
 
 
 @asynccontextmanager

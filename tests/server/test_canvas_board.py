@@ -14,10 +14,12 @@ from mcp.types import ElicitResult, ImageContent
 from PIL import Image
 from pydantic import SecretStr
 
-from flora_mcp.sandbox import RunningSandbox
+from flora_mcp.sandbox import FaultRule, IdempotencyMode, RunningSandbox, start_sandbox
 from flora_mcp.server import build_server
+from flora_mcp.server._state import AppState
 from flora_mcp.settings import Settings
-from tests.conftest import call_ok, error_text, workspace_and_project
+from flora_mcp.store import account_digest
+from tests.conftest import TEST_SPEED, call_ok, error_text, workspace_and_project
 from tests.server.test_consent import User
 
 pytestmark = pytest.mark.anyio
@@ -226,3 +228,72 @@ async def test_projects_are_made_the_current_way_and_in_a_folder(
         "create_project", {"workspace_id": workspace_id, "name": "x", "folder_id": "nope"}
     )
     assert missing.is_error and "Folder 'nope' was not found" in error_text(missing)
+
+
+LOST_NODE_RUN = FaultRule(
+    method="POST",
+    path="/workspaces/*/nodes/run",
+    drop_after_processing=True,
+    first_only_per_idempotency_key=True,
+)
+
+
+async def _run_nodes_losing_the_first_answer(
+    tmp_path: Path, mode: IdempotencyMode
+) -> tuple[RunningSandbox, dict[str, str], list[Any], dict[str, Any]]:
+    """Run two shots and a node without a model, the first answer lost, on a sandbox answering the
+    repeated key in `mode`; then again with the store gone. What was sent, the journal, the results."""
+    with start_sandbox(speed=TEST_SPEED, seed=5, faults=[LOST_NODE_RUN], idempotency=mode) as sandbox:
+        settings = settings_for(sandbox, tmp_path, confirm_above=100).model_copy(
+            update={"journal": str(tmp_path / "runs.sqlite3")}
+        )
+        assert settings.api_key is not None
+        account = account_digest(settings.api_key.get_secret_value())
+        state = AppState(settings)
+        async with Client(build_server(settings, state)) as client:
+            project_id, ids, _ = await build_board(client, tmp_path)
+            before = runs_of(sandbox, settings)
+            shots = [ids["shot1"], ids["shot2"], ids["brief"]]
+            ran = await client.call_tool("run_nodes", {"project_id": project_id, "node_ids": shots})
+            store = await state.store()
+            journal = store.recent(account, workspace_id=None, project_id=project_id, limit=50)
+            store.close()  # the database is gone
+            refused = await client.call_tool("run_nodes", {"project_id": project_id, "node_ids": shots})
+            started = runs_of(sandbox, settings) - before
+    return sandbox, ids, journal, {"ran": ran, "refused": refused, "started": started}
+
+
+async def test_node_runs_are_journaled_before_the_post_and_claimed(tmp_path: Path) -> None:
+    """One POST starts many runs: the lost answer is asked again with the same key (a replay: started
+    once), each run is journaled with its node's prompt, the skipped node leaves nothing behind, and
+    with the store gone nothing is sent."""
+    sandbox, ids, journal, seen = await _run_nodes_losing_the_first_answer(tmp_path, "replay")
+
+    posts = [r for r in sandbox.state.requests if r.method == "POST" and r.path.endswith("/nodes/run")]
+    assert len(posts) == 2 and len({r.idempotency_key for r in posts}) == 1  # asked again, one key
+    assert seen["started"] == 2  # once, and not at all once the store was gone
+    ran = seen["ran"].structured_content
+    started = {run["run_id"]: run["node_id"] for run in ran["runs"]}
+    assert sorted(started.values()) == sorted([ids["shot1"], ids["shot2"]])
+    assert {started[e.run_id]: (e.prompt, e.model, e.status) for e in journal if e.run_id} == {
+        ids["shot1"]: ("shot 1", MODEL, "completed"),
+        ids["shot2"]: ("shot 2", MODEL, "completed"),
+    }
+    assert [e for e in journal if e.run_id is None] == []  # the skipped node's intent was dropped
+    assert seen["refused"].is_error and "Nothing was started or spent" in error_text(seen["refused"])
+
+
+async def test_a_lost_node_run_answer_keeps_each_nodes_intent_and_is_not_sent_again(tmp_path: Path) -> None:
+    """FLORA answers the repeated key 409 idempotency_duplicate (its measured behaviour): the runs
+    started once, the tool says not to run them again, and each node's intent stays in the journal,
+    with its prompt, for list_generations' unconfirmed starts."""
+    _, _, journal, seen = await _run_nodes_losing_the_first_answer(tmp_path, "conflict")
+
+    assert seen["started"] == 2
+    assert seen["ran"].is_error and "Do not run them again" in error_text(seen["ran"])
+    kept = sorted((e.prompt, e.error) for e in journal if e.run_id is None)
+    assert kept == [
+        ("A ceramic mug, morning light", "a canvas run whose answer was lost"),
+        ("shot 1", "a canvas run whose answer was lost"),
+        ("shot 2", "a canvas run whose answer was lost"),
+    ]

@@ -9,8 +9,8 @@ import pytest
 
 from flora_mcp.client import Model
 from flora_mcp.server import _costs
-from flora_mcp.server._consent import USD_PER_CREDIT
 from flora_mcp.server._costs import CostRun
+from flora_mcp.server._prices import USD_PER_CREDIT, learned
 
 NOW = datetime(2026, 12, 5, 15, 30).timestamp()
 
@@ -101,9 +101,7 @@ def test_an_estimate_says_what_it_rests_on() -> None:
         }
     )
     assert _costs.estimate(model, {}) == {"usd": round(40 * USD_PER_CREDIT, 4), "usd_basis": "credits"}
-    prices = _costs.learned(
-        [Row("run_1", "t2i-a", 0.3), Row("run_2", "t2i-a", 0.5), Row("run_3", "t2i-a", None)]
-    )
+    prices = learned([Row("run_1", "t2i-a", 0.3), Row("run_2", "t2i-a", 0.5), Row("run_3", "t2i-a", None)])
     assert _costs.estimate(model, prices) == {"usd": 0.4, "usd_basis": "2 settled"}
 
 

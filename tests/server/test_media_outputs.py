@@ -82,8 +82,9 @@ async def test_a_crop_to_another_ratio_says_how_much_it_cuts_and_offers_padding(
         },
     )
 
-    assert "cuts 25% of the picture" in cropped["note"] and 'fit="pad"' in cropped["note"]
-    assert "note" not in padded
+    [note] = cropped["notes"]
+    assert "cuts 25% of the picture" in note and 'fit="pad"' in note
+    assert "notes" not in padded
 
 
 async def test_technique_searches_match_any_word_and_say_how_many_exist_when_none_does(mcp: Client) -> None:

@@ -21,22 +21,20 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field
 
-from flora_mcp import rendering
+from flora_mcp._constants import BATCH_LIMIT
 from flora_mcp.client import FloraError, GenerationRequest, GenerationType, Run, RunStarted
-from flora_mcp.server import _checks
+from flora_mcp.server import _checks, _costs, _follow
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
-from flora_mcp.server._consent import Answer, Consent, Decided, Line, Spend, decide, line_for, outcome, total
+from flora_mcp.server._consent import Answer, Consent, Decided, Line, Spend, decide, outcome, total
 from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
 from flora_mcp.server._defaults import default_place
-from flora_mcp.server._inline import inline_outputs
 from flora_mcp.server._model_choice import ModelChoice, choose
 from flora_mcp.server._runs import start_recorded
 from flora_mcp.server.tools.arguments import GenerationTypeArg, Prompt, WaitSeconds
 from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS, MAX_STARTING
-from flora_mcp.server.waiting import wait_for_runs
 
-MAX_ITEMS: Final = 20  # FLORA's own batch limit
+MAX_ITEMS: Final = BATCH_LIMIT
 _DASH: Final = "\u2013"  # an en dash, for ranges of items
 
 
@@ -98,53 +96,43 @@ async def generate_batch(
     with api_errors(not_found="Workspace or project not found: omit both to use the defaults."):
         workspace_id, project_id = await default_place(state.settings, acct, workspace_id, project_id)
     started = await _start_all(acct, valid, workspace_id, project_id)
-    ids = [s.run_id for _, s in _started_in_order(valid, started)]
-    if not ids:  # nothing spent: an error the agent cannot miss
+    by_id = {s.run_id: (c, s) for c, s in _started_in_order(valid, started)}  # in item order
+    if not by_id:  # nothing spent: an error the agent cannot miss
         failed: dict[str, list[int]] = {}
         for index, why in sorted(started.items()):
             failed.setdefault(str(why), []).append(index)
         raise ToolError("No item started. " + " ".join(f"{_items(i)}: {why}." for why, i in failed.items()))
     notes = _refusals(checked)
-    seen: dict[str, Run] = {}
-    try:
-        seen = await wait_for_runs(acct.client, acct.runs, ids, wait_seconds, ctx.report_progress)
-    except FloraError as exc:  # the runs started and spend: report them all the same
-        notes.append(
-            f"Could not read the runs' status ({advice(exc)}): call get_generation_status with each run_id."
-        )
     if decided.asked:
         notes.append(f"The user agreed to spend about ${spend.total_usd:.2f}.")
-    runs = [seen[i] for i in ids if i in seen]
-    await acct.history.settle(runs)
-    shown = await inline_outputs(state, runs)
+    followed = await _follow.follow(ctx, acct, list(by_id), wait_seconds)
     data: dict[str, Any] = {
         "workspace_id": workspace_id,
         "project_id": project_id,
         "canvas_url": await acct.canvas_url(project_id),
         "items": _fold_errors([_item_data(c, started.get(c.index)) for c in checked]),
-        "estimated_cost_usd": spend.total_usd,
-        "quoted_cost_usd": total(s.quoted_cost for s in started.values() if isinstance(s, RunStarted)),
-        "runs": [
-            _run_data(seen[s.run_id], c, s) for c, s in _started_in_order(valid, started) if s.run_id in seen
-        ],
+        **results.costs(
+            total(s.quoted_cost for _, s in by_id.values()),
+            Spend(tuple(c.line for c, _ in by_id.values() if c.line is not None)),
+        ),
     }
-    if notes:
-        data["notes"] = notes
-    return results.structured(data, rendering.generation_content(runs, shown.images, notes, shown.texts))
+    return await _follow.answer(
+        ctx, data, followed, notes, row=lambda run: _run_data(run, *by_id[run.run_id])
+    )
 
 
 async def check_items(ctx: Ctx, items: Sequence[BatchItem]) -> list[Checked]:
     """Each item checked on its own, in order (the model lists are cached: one read per type)."""
     acct = await account(ctx)
     origins = await media_origins(ctx.request_context.lifespan_context)
+    prices = await _costs.learned_prices(acct)  # one journal read for every item
     checked = []
     for index, item in enumerate(items):
         try:
             type_ = _checks.check_type(item.type)
             _checks.check_prompt(item.prompt)
             choice = await choose(acct, type_, item.model, item.params or {}, origins)
-            with api_errors():
-                line = line_for(await acct.models.get(type_), type_, choice.model)
+            line = await _costs.line(acct, type_, choice.model, prices)
         except ToolError as exc:
             checked.append(Checked(index, item, error=str(exc)))
         else:

@@ -11,9 +11,6 @@ and shown; each skipped node with FLORA's reason in plain words.
 
 from __future__ import annotations
 
-import contextlib
-import math
-import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Final
@@ -24,19 +21,16 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field
 
-from flora_mcp import rendering
 from flora_mcp.client import (
     BadRequestError,
     CanvasGraph,
     ConflictError,
-    FloraError,
     GraphNode,
     Model,
-    ModelRef,
     NodeRun,
     RunStarted,
 )
-from flora_mcp.server import _checks
+from flora_mcp.server import _checks, _costs, _follow
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
 from flora_mcp.server._consent import (
@@ -47,15 +41,14 @@ from flora_mcp.server._consent import (
     Spend,
     can_ask,
     decide,
-    line_for,
     outcome,
+    total,
 )
 from flora_mcp.server._context import Ctx, account, advice, api_errors
 from flora_mcp.server._history import Record
-from flora_mcp.server._inline import inline_outputs
+from flora_mcp.server._starting import start_nodes
 from flora_mcp.server.tools.arguments import ProjectId, WaitSeconds
 from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS
-from flora_mcp.server.waiting import wait_for_runs
 
 GENERATING: Final = ("image", "video", "audio", "text")
 NODE_TYPES: Final = ("image", "video", "audio", "text", "group", "static_image", "layer_editor")
@@ -401,66 +394,37 @@ async def _ask_nodes(
     """The consent resolver: each node that would run, priced by its model; the rest cost nothing."""
     acct = await account(ctx)
     _, graph = await _graph(acct, project_id)
-    lines: list[Line] = []
-    with api_errors():
-        for node_id in dict.fromkeys(node_ids):
-            node = _find(graph, node_id)
-            if node is not None and node.type in GENERATING and node.model_id:
-                models = await acct.models.get(node.type)  # type: ignore[arg-type]
-                lines.append(line_for(models, node.type, node.model_id))  # type: ignore[arg-type]
+    lines = await _node_lines(acct, graph, list(dict.fromkeys(node_ids)))
     return decide(ctx, Spend(tuple(lines)), confirm_spend_usd)
 
 
-def _record(workspace_id: str, project_id: str, node: GraphNode | None, entry: NodeRun) -> Record:
-    model = entry.model.model_id if entry.model else (node.model_id if node else None)
-    return Record(
-        "generation",
-        node.type if node and node.type in GENERATING else None,
-        node.prompt if node else None,
-        model,
-        node.params or {} if node else {},
-        workspace_id,
-        project_id,
-    )
+async def _node_lines(acct: Account, graph: CanvasGraph, node_ids: Sequence[str]) -> list[Line]:
+    """The estimate of each node that would run, priced by its model; the rest cost nothing."""
+    prices = await _costs.learned_prices(acct)
+    lines = []
+    for node_id in node_ids:
+        node = _find(graph, node_id)
+        if node is not None and node.type in GENERATING and node.model_id:
+            lines.append(await _costs.line(acct, node.type, node.model_id, prices))  # type: ignore[arg-type]
+    return lines
 
 
-async def journal_node_runs(
-    acct: Account, workspace_id: str, project_id: str, graph: CanvasGraph, entries: Sequence[NodeRun]
-) -> list[RunStarted]:
-    """Each started node run written to the journal (with its node's prompt, model and params), and
-    registered for waiting; the runs as start answers.
+def _record(workspace_id: str, project_id: str, node: GraphNode | None) -> Record:
+    """What the journal keeps of a node's run: its prompt, model and params as the canvas has them."""
+    if node is None:  # FLORA will skip it (node_not_found): the intent is dropped then
+        return Record("generation", None, None, None, {}, workspace_id, project_id)
+    type_ = node.type if node.type in GENERATING else None
+    params = node.params or {}
+    return Record("generation", type_, node.prompt, node.model_id, params, workspace_id, project_id)
 
-    TODO(start-path): journal_node_runs writes after FLORA's answer (intent, then start) because one
-    POST starts many runs; the owner of _history.py may fold it into one History method."""
-    started: list[RunStarted] = []
-    for entry in entries:
-        if entry.status != "started" or not entry.run_id:
-            continue
-        seconds = math.ceil(entry.estimated_seconds) if entry.estimated_seconds is not None else None
-        model = ModelRef(model_id=entry.model.model_id) if entry.model else None
-        run = RunStarted(
-            run_id=entry.run_id,
-            type=entry.type or "generation",
-            estimated_seconds=seconds,
-            charged_cost=entry.charged_cost,
-            model=model,
-            poll_url=entry.poll_url,
-            project_id=project_id,
-        )
-        record = _record(workspace_id, project_id, _find(graph, entry.node_id), entry)
-        local_id = uuid.uuid4().hex
-        with contextlib.suppress(
-            ToolError
-        ):  # the run is paid: its answer goes back whatever the journal says
-            await acct.history.intent(local_id, record)
-        await acct.history.started(local_id, record, run)
-        acct.runs.add(run.run_id, project_id=project_id, estimated_seconds=run.estimated_seconds)
-        node = _find(graph, entry.node_id)
-        _RECENT_RUNS[(project_id, node.id if node else entry.node_id)] = run.run_id
+
+def _remember_runs(project_id: str, graph: CanvasGraph, started: Mapping[str, RunStarted]) -> None:
+    """Each node's newest run, shown on its row and in the diagram until the next run of that node."""
+    for node_id, run in started.items():
+        node = _find(graph, node_id)
+        _RECENT_RUNS[(project_id, node.id if node else node_id)] = run.run_id
         while len(_RECENT_RUNS) > _RECENT_MAX:
             _RECENT_RUNS.popitem(last=False)
-        started.append(run)
-    return started
 
 
 def _skip_note(graph: CanvasGraph, entry: NodeRun) -> str:
@@ -481,48 +445,43 @@ async def run_nodes(
         raise ToolError(decided.why)
     acct = await account(ctx)
     workspace_id, graph = await _graph(acct, project_id)
+    requested = list(dict.fromkeys(node_ids))
+    intents = {node_id: _record(workspace_id, project_id, _find(graph, node_id)) for node_id in requested}
     with api_errors(not_found=f"Project {project_id!r} was not found: use one from list_projects."):
         try:
-            answer = await acct.client.run_nodes(workspace_id, project_id, list(dict.fromkeys(node_ids)))
+            answer, started = await start_nodes(
+                acct.history,
+                project_id,
+                intents,
+                lambda key: acct.client.run_nodes(workspace_id, project_id, requested, idempotency_key=key),
+            )
         except ConflictError as exc:
             raise ToolError(_lost(exc)) from exc
-    started = await journal_node_runs(acct, workspace_id, project_id, graph, answer.runs)
+    for run in started.values():
+        acct.runs.add(run.run_id, project_id=project_id, estimated_seconds=run.estimated_seconds)
+    _remember_runs(project_id, graph, started)
     skipped = [entry for entry in answer.runs if entry.status != "started"]
     notes = [_skip_note(graph, entry) for entry in skipped]
-    node_of = {entry.run_id: entry.node_id for entry in answer.runs if entry.run_id}
+    node_of = {run.run_id: node_id for node_id, run in started.items()}
     data: dict[str, Any] = {
         "workspace_id": workspace_id,
         "project_id": project_id,
         "canvas_url": graph.canvas_url,
-        "quoted_cost_usd": _total(run.quoted_cost for run in started),
-        "runs": [],
         "skipped": [
             {"node_id": e.node_id, "reason": e.reason, "advice": SKIP_ADVICE.get(e.reason or "", e.message)}
             for e in skipped
         ],
     }
     if not started:
-        data["notes"] = notes
+        data |= {"quoted_cost_usd": None, "runs": [], "notes": notes}
         return results.structured(
             data, [TextContent(type="text", text="Nothing started. " + " ".join(notes))]
         )
-    try:
-        seen = await wait_for_runs(
-            acct.client, acct.runs, [run.run_id for run in started], wait_seconds, ctx.report_progress
-        )
-    except FloraError as exc:
-        ids = ", ".join(run.run_id for run in started)
-        raise ToolError(
-            f"Started {ids}, but could not read their status: {advice(exc)} "
-            "Call get_generation_status with each run_id."
-        ) from exc
-    runs = [seen[run.run_id] for run in started]
-    await acct.history.settle(runs)
-    shown = await inline_outputs(ctx.request_context.lifespan_context, runs)
-    data["runs"] = [results.run_data(run) | {"node_id": node_of.get(run.run_id)} for run in runs]
-    if notes:
-        data["notes"] = notes
-    return results.structured(data, rendering.generation_content(runs, shown.images, notes, shown.texts))
+    spend = Spend(tuple(await _node_lines(acct, graph, list(started))))
+    data |= results.costs(total(run.quoted_cost for run in started.values()), spend)
+    followed = await _follow.follow(ctx, acct, [run.run_id for run in started.values()], wait_seconds)
+    row = lambda run: results.run_data(run) | {"node_id": node_of.get(run.run_id)}  # noqa: E731
+    return await _follow.answer(ctx, data, followed, notes, row=row)
 
 
 def _lost(exc: ConflictError) -> str:
@@ -532,8 +491,3 @@ def _lost(exc: ConflictError) -> str:
         "FLORA says these nodes were already started (idempotency_duplicate): the answer was lost on the way "
         "and nothing started twice. Do not run them again: read the canvas with get_canvas in a moment."
     )
-
-
-def _total(quotes: Any) -> float | None:
-    known = [q for q in quotes if q is not None]
-    return round(sum(known), 6) if known else None

@@ -9,7 +9,7 @@ each one spends credits. Above the spending threshold the user agrees first (`_c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
@@ -19,23 +19,20 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from flora_mcp import rendering
 from flora_mcp.client import (
     FloraError,
     GenerationRequest,
     RunStarted,
 )
-from flora_mcp.server import _checks
+from flora_mcp.server import _checks, _costs, _follow
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
-from flora_mcp.server._consent import Answer, Consent, Decided, Spend, decide, line_for, outcome
+from flora_mcp.server._consent import Answer, Consent, Decided, Spend, decide, outcome, total
 from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
 from flora_mcp.server._defaults import default_place
-from flora_mcp.server._inline import inline_outputs
 from flora_mcp.server._model_choice import choose
 from flora_mcp.server._runs import start_recorded
 from flora_mcp.server.tools.arguments import GenerationTypeArg, Prompt, WaitSeconds
-from flora_mcp.server.waiting import wait_for_runs
 
 MAX_COUNT: Final = 8
 MAX_STARTING: Final = 2  # FLORA advises about 2 concurrent starts per workspace (Krea drops more)
@@ -70,9 +67,7 @@ async def _ask_first(
     choice = await choose(
         acct, type_, model, params or {}, await media_origins(ctx.request_context.lifespan_context)
     )
-    with api_errors():
-        line = line_for(await acct.models.get(type_), type_, choice.model)
-    return decide(ctx, Spend((line,) * count), confirm_spend_usd)
+    return decide(ctx, Spend((await _costs.line(acct, type_, choice.model),) * count), confirm_spend_usd)
 
 
 async def generate(
@@ -105,7 +100,6 @@ async def generate_for(ctx: Ctx, ask: Ask) -> CallToolResult:
             _checks.check_id(name, value)
     state = ctx.request_context.lifespan_context
     acct = await account(ctx)
-    client = acct.client
     choice = await choose(acct, type_, ask.model, ask.params, await media_origins(state))
     with api_errors(not_found="Workspace or project not found: omit both to use the defaults."):
         workspace_id, project_id = await default_place(state.settings, acct, ask.workspace_id, ask.project_id)
@@ -123,19 +117,8 @@ async def generate_for(ctx: Ctx, ask: Ask) -> CallToolResult:
     notes = [f"{len(failures)} of {ask.count} runs did not start: {_why(failures[0])}"] if failures else []
     notes += [choice.note] if choice.note else []
     model = next((s.model.model_id for s in started if s.model and s.model.model_id), choice.model)
-    try:
-        seen = await wait_for_runs(
-            client, acct.runs, [s.run_id for s in started], ask.wait_seconds, ctx.report_progress
-        )
-    except FloraError as exc:
-        ids = ", ".join(run.run_id for run in started)
-        raise ToolError(
-            f"Started {ids}, but could not read their status: {advice(exc)} "
-            "Call get_generation_status with each run_id."
-        ) from exc
-    runs = [seen[s.run_id] for s in started]
-    await acct.history.settle(runs)
-    shown = await inline_outputs(state, runs)
+    spend = Spend((await _costs.line(acct, type_, choice.model),) * len(started))
+    followed = await _follow.follow(ctx, acct, [s.run_id for s in started], ask.wait_seconds)
     data: dict[str, Any] = {
         "workspace_id": workspace_id,
         "project_id": project_id,
@@ -144,17 +127,9 @@ async def generate_for(ctx: Ctx, ask: Ask) -> CallToolResult:
         "type": type_,
         "prompt": ask.prompt,
         "params": choice.params,
-        "quoted_cost_usd": _total(s.quoted_cost for s in started),
-        "runs": [results.run_data(run) for run in runs],
+        **results.costs(total(s.quoted_cost for s in started), spend),
     }
-    if notes:
-        data["notes"] = notes
-    return results.structured(data, rendering.generation_content(runs, shown.images, notes, shown.texts))
-
-
-def _total(quotes: Iterable[float | None]) -> float | None:
-    known = [q for q in quotes if q is not None]
-    return round(sum(known), 6) if known else None
+    return await _follow.answer(ctx, data, followed, notes)
 
 
 def _why(exc: FloraError | ToolError) -> str:

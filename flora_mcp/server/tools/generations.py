@@ -15,9 +15,9 @@ from mcp.types import CallToolResult
 
 from flora_mcp import rendering
 from flora_mcp.client import GenerationRequest, NotFoundError
-from flora_mcp.server import _checks
+from flora_mcp.server import _checks, _costs, _follow
 from flora_mcp.server import _results as results
-from flora_mcp.server._consent import Answer, Consent, Decided, Spend, decide, line_for, outcome
+from flora_mcp.server._consent import Answer, Consent, Decided, Spend, decide, outcome
 from flora_mcp.server._context import Ctx, account, api_errors, media_origins
 from flora_mcp.server._history import journal_fields
 from flora_mcp.server._inline import inline_outputs
@@ -32,7 +32,6 @@ from flora_mcp.server.tools.arguments import (
     WorkspaceId,
 )
 from flora_mcp.server.tools.history import not_found
-from flora_mcp.server.waiting import wait_for_runs
 
 
 async def _ask_first(
@@ -55,9 +54,7 @@ async def _ask_first(
     choice = await choose(
         acct, type_, model, params or {}, await media_origins(ctx.request_context.lifespan_context)
     )
-    with api_errors():
-        line = line_for(await acct.models.get(type_), type_, choice.model)
-    return decide(ctx, Spend((line,)), confirm_spend_usd)
+    return decide(ctx, Spend((await _costs.line(acct, type_, choice.model),)), confirm_spend_usd)
 
 
 async def create_generation(
@@ -91,7 +88,8 @@ async def create_generation(
     )
     with api_errors(not_found=f"Workspace {workspace_id!r} or project {project_id!r} was not found."):
         started = await start_recorded(acct, request)
-    return results.structured(results.started_data(started, choice.model, choice.note))
+    spend = Spend((await _costs.line(acct, type_, choice.model),))
+    return results.structured(results.started_data(started, choice.model, choice.note, spend=spend))
 
 
 async def get_generation_status(
@@ -100,12 +98,10 @@ async def get_generation_status(
     _checks.check_id("run_id", run_id)
     acct = await account(ctx)
     with api_errors():
-        report = ctx.report_progress if wait_seconds else None
         try:
-            run = (await wait_for_runs(acct.client, acct.runs, [run_id], wait_seconds, report))[run_id]
+            [run] = await _follow.read(ctx, acct, [run_id], wait_seconds)
         except NotFoundError as exc:
             raise ToolError(await not_found(acct, [run_id], exc)) from exc
-    await acct.history.settle([run])
     entry = (await acct.history.entries([run_id])).get(run_id)
     shown = await inline_outputs(ctx.request_context.lifespan_context, [run])
     content = rendering.run_content(run, shown.images, shown.texts)

@@ -19,17 +19,18 @@ from mcp.types import CallToolResult, ContentBlock, TextContent
 from pydantic import Field
 
 from flora_mcp import rendering
+from flora_mcp._constants import BATCH_LIMIT
 from flora_mcp.client import FloraError, NotFoundError, Run, RunStatus
-from flora_mcp.server import _checks, _costs
+from flora_mcp.server import _checks, _costs, _follow
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
 from flora_mcp.server._context import Ctx, account, api_errors
 from flora_mcp.server._history import journal_fields
 from flora_mcp.server._inline import inline_outputs
 from flora_mcp.server.tools.arguments import Limit
-from flora_mcp.server.waiting import run_from_generation, wait_for_runs
+from flora_mcp.server.waiting import run_from_generation
 
-MAX_RUN_IDS: Final = 20
+MAX_RUN_IDS: Final = BATCH_LIMIT  # a batch's runs, shown again in one call
 # An intent older than this with no run id was cut off by a crash (a start answers in seconds).
 LOST_AFTER_SECONDS: Final = 120
 PROMPT_CHARS: Final = 48  # the start of a prompt shown on a history line
@@ -170,11 +171,9 @@ async def _by_id(ctx: Ctx, run_ids: list[str]) -> CallToolResult:
             acct.runs.add(run_id, project_id=entry.project_id, estimated_seconds=None)
     with api_errors():
         try:
-            seen = await wait_for_runs(acct.client, acct.runs, unique, 0)
+            runs = await _follow.read(ctx, acct, unique, 0)
         except NotFoundError as exc:
             raise ToolError(await not_found(acct, unique, exc)) from exc
-    runs: list[Run] = [seen[r] for r in unique]
-    await acct.history.settle(runs)
     items = [
         results.run_data(r) | (journal_fields(known[r.run_id]) if r.run_id in known else {}) for r in runs
     ]

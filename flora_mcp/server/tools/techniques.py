@@ -11,6 +11,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Annotated, Any, Final, TypeVar
 from urllib.parse import urlsplit
 
@@ -20,21 +21,21 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field
 
 from flora_mcp import rendering
-from flora_mcp.client import Action, FloraError, RunStarted, Technique, TechniqueSlot
-from flora_mcp.server import _checks
+from flora_mcp.client import Action, RunStarted, Technique, TechniqueSlot
+from flora_mcp.server import _checks, _follow
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
 from flora_mcp.server._consent import Answer, Consent, Decided, Line, Spend, decide, outcome
-from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
+from flora_mcp.server._context import Ctx, account, api_errors, media_origins
 from flora_mcp.server._defaults import default_place, default_workspace
 from flora_mcp.server._history import Record
-from flora_mcp.server._inline import crop_note, inline_outputs
+from flora_mcp.server._inline import crop_note
+from flora_mcp.server._prices import LISTED
 from flora_mcp.server._references import HOW_TO_GET_ONE, fetchable
 from flora_mcp.server._starting import start_once
 from flora_mcp.server.tools import actions
 from flora_mcp.server.tools.arguments import WaitSeconds
 from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS
-from flora_mcp.server.waiting import wait_for_runs
 
 MEDIA_KINDS: Final = {"imageUrl": "image", "videoUrl": "video", "audioUrl": "audio", "documentUrl": "file"}
 LIST_LIMIT: Final = 100
@@ -125,10 +126,10 @@ async def _ask_first(
     with api_errors():
         action = next((a for a in await acct.client.list_actions() if a.action_id == technique_id), None)
     if action is not None:
-        line = Line("action run", action.action_id, action.charged_cost)
+        line = Line("action run", action.action_id, action.charged_cost, basis=LISTED)
     else:
         technique = await _technique(acct, technique_id)
-        line = Line("technique run", technique.technique_id, technique.run_cost)
+        line = Line("technique run", technique.technique_id, technique.run_cost, basis=LISTED)
     return decide(ctx, Spend((line,)), confirm_spend_usd)
 
 
@@ -169,8 +170,9 @@ async def run_technique(
                 technique.technique_id, workspace, inputs, idempotency_key=key
             ),
         )
-    cost = started.quoted_cost if started.quoted_cost is not None else technique.run_cost
-    about = {"technique_id": technique.technique_id, "workspace_id": workspace, "quoted_cost_usd": cost}
+    line = Line("technique run", technique.technique_id, technique.run_cost, basis=LISTED)
+    about = {"technique_id": technique.technique_id, "workspace_id": workspace}
+    about |= results.costs(started.quoted_cost, Spend((line,)))
     names = [slot.id for slot in technique.outputs]  # outputs by name: square, landscape…
     return await follow_started(ctx, acct, started, wait_seconds, about, names)
 
@@ -199,17 +201,17 @@ async def _run_action(
                 action.action_id, workspace, project, given, params or None, idempotency_key=key
             ),
         )
-    cost = started.quoted_cost if started.quoted_cost is not None else action.charged_cost
+    line = Line("action run", action.action_id, action.charged_cost, basis=LISTED)
     about = {
         "action_id": action.action_id,
         "workspace_id": workspace,
         "project_id": project,
         "canvas_url": await acct.canvas_url(project),
+        **results.costs(started.quoted_cost, Spend((line,))),
     }
-    if note := await crop_note(ctx.request_context.lifespan_context, action, given, params):
-        about["note"] = note  # an aspect-ratio crop says what it cuts, and offers padding
+    note = await crop_note(ctx.request_context.lifespan_context, action, given, params)
     names = [slot.name for slot in action.outputs]
-    return await follow_started(ctx, acct, started, wait_seconds, {**about, "quoted_cost_usd": cost}, names)
+    return await follow_started(ctx, acct, started, wait_seconds, about, names, [note] if note else [])
 
 
 async def _technique(acct: Account, technique_id: str) -> Technique:
@@ -284,21 +286,12 @@ async def follow_started(
     wait_seconds: float,
     about: dict[str, Any],
     output_names: Sequence[str] = (),
+    notes: Sequence[str] = (),
 ) -> CallToolResult:
-    """Wait for a started run (progress to the host), then its outputs, previews inline."""
+    """Wait for a started run (progress to the host), then answer with its outputs labelled by the
+    definition's output names (square, landscape…): the path every run takes (`_follow`)."""
     # An action run belongs to a project, but FLORA's history lists generations only: read on its own.
     acct.runs.add(started.run_id, project_id=None, estimated_seconds=started.estimated_seconds)
-    try:
-        seen = await wait_for_runs(
-            acct.client, acct.runs, [started.run_id], wait_seconds, ctx.report_progress
-        )
-    except FloraError as exc:
-        raise ToolError(
-            f"Started {started.run_id}, but could not read its status: {advice(exc)} "
-            "Call get_generation_status with that run_id."
-        ) from exc
-    run = rendering.labelled(seen[started.run_id], output_names)
-    shown = await inline_outputs(ctx.request_context.lifespan_context, [run])
-    data = {**about, "runs": [results.run_data(run)]}
-    notes = [about["note"]] if about.get("note") else []
-    return results.structured(data, rendering.generation_content([run], shown.images, notes, shown.texts))
+    followed = await _follow.follow(ctx, acct, [started.run_id], wait_seconds)
+    labelled = [rendering.labelled(run, output_names) for run in followed.runs]
+    return await _follow.answer(ctx, about, replace(followed, runs=labelled), notes)

@@ -31,7 +31,7 @@ from flora_mcp.client import FloraError, GenerationType, Model
 from flora_mcp.server import _results as results
 from flora_mcp.server._consent import Line, line_for
 from flora_mcp.server._context import Ctx, account, api_errors
-from flora_mcp.server._prices import USD_PER_CREDIT, Prices, learned, price
+from flora_mcp.server._prices import USD_PER_CREDIT, Billed, Prices, learned, price
 from flora_mcp.server._references import TYPE_OF_PREFIX, prefix_of
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ _RELATIVE: Final = re.compile(r"(\d+(?:\.\d+)?)\s*([dhw])")
 _UNITS: Final = {"h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 
 
-class JournalRow(Protocol):
+class JournalRow(Billed, Protocol):
     """What a summary reads of a journal entry (the journal's storage may change; these fields stay)."""
 
     @property
@@ -70,19 +70,13 @@ class JournalRow(Protocol):
     @property
     def type(self) -> str | None: ...
     @property
-    def model(self) -> str | None: ...
-    @property
     def workspace_id(self) -> str | None: ...
     @property
     def project_id(self) -> str | None: ...
     @property
     def quote_usd(self) -> float | None: ...
     @property
-    def cost_usd(self) -> float | None: ...
-    @property
     def started_at(self) -> float: ...
-    @property
-    def status(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,11 @@ tests/server/test_exactly_once.py unless named):
     test_a_killed_replicas_run_is_listed_with_its_prompt_by_the_other)
 12. Canvas node runs: one POST starts many runs (`start_nodes`). Each node's intent is written
     before it (none written: nothing sent), the POST carries one key, and each started run is
-    journaled and claimed (`record_start`) against its node's intent; a skipped node's intent is dropped. The
-    project's any-model lease is held meanwhile, so a generation start whose answer is lost at that
-    moment lists the candidates (case 6) rather than take a node's run. A lost answer keeps the
-    intents, noted: a node's run cannot be told apart by model and time from its neighbours'.
+    journaled and claimed (`record_start`) against its node's intent, FLORA answering one entry
+    per node in the order asked; a skipped node's intent is dropped. The project's any-model lease
+    is held meanwhile, so a generation start whose answer is lost at that moment lists the
+    candidates (case 6) rather than take a node's run. A lost answer keeps the intents, noted: a
+    node's run cannot be told apart by model and time from its neighbours'.
     (tests/server/test_canvas_board.py: test_node_runs_are_journaled_before_the_post_and_claimed)
 """
 

@@ -1,4 +1,4 @@
-"""The `tools/list` answer kept between runs, next to the package's bytecode and keyed like it.
+"""The `tools/list` answer kept between runs, in the user's cache folder, keyed by the code that made it.
 
 Registering the tools (importing their modules and the API client's models, building every
 schema with pydantic) is most of what the first `tools/list` costs: about 0.1 s, more than the
@@ -24,12 +24,13 @@ import mcp
 import pydantic
 
 import flora_mcp
+from flora_mcp._folders import user_folder
 from flora_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 PACKAGE: Final = Path(flora_mcp.__file__).resolve().parent
-FOLDER: Final = PACKAGE / "__pycache__"  # where Python keeps the package's own compiled code
+FOLDER: Final = user_folder("cache")  # per user: the package's own folder may be read-only
 PREFIX: Final = "tools-list."
 KEEP: Final = 8  # answers kept, newest first: one per settings and era in use
 
@@ -62,12 +63,12 @@ class ToolsListCache:
     def save(self, key: str, tools: list[dict[str, Any]]) -> None:
         path = self._folder / f"{PREFIX}{key}.json"
         try:
-            self._folder.mkdir(exist_ok=True)
+            self._folder.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(f".{os.getpid()}.tmp")
             partial.write_text(json.dumps(tools, separators=(",", ":")), encoding="utf-8")
             partial.replace(path)
             kept = sorted(self._folder.glob(f"{PREFIX}*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
             for old in kept[KEEP:]:
                 old.unlink(missing_ok=True)
-        except OSError as exc:  # a read-only install: every start registers the tools, as before
+        except OSError as exc:  # no writable cache folder: every start registers the tools, as before
             logger.debug("tools/list not cached: %s", exc)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from flora_mcp._folders import user_folder
 
 RunKind = Literal["generation", "technique", "action"]
 RUN_KINDS: frozenset[str] = frozenset({"generation", "technique", "action"})
@@ -31,7 +31,6 @@ MAX_ERROR_CHARS = 1000
 MAX_FIELD_CHARS = 200
 """Ids, model names, types and statuses: short by nature; capped so a bad caller cannot bloat a row."""
 
-APP_FOLDER = "flora-mcp"
 FILE_NAME = "runs.sqlite3"
 _ACCOUNT_NAMESPACE = b"flora-mcp run journal account v1"
 _TRUNCATION_MARK = "…"
@@ -138,24 +137,8 @@ def check_account(account: str) -> None:
 def default_journal_path(
     environ: Mapping[str, str] | None = None, *, platform: str | None = None, home: Path | None = None
 ) -> Path:
-    """Where the journal lives unless settings say otherwise: the user's data folder.
-
-    Linux and others: `$XDG_DATA_HOME` (only if absolute, as the XDG spec says) else
-    `~/.local/share`; macOS: `~/Library/Application Support`; Windows: `%LOCALAPPDATA%`.
-    Settings pass their environment; the default `os.environ` is for callers without one.
-    """
-    environ = os.environ if environ is None else environ
-    platform = sys.platform if platform is None else platform
-    home = Path.home() if home is None else home
-    if platform == "win32":
-        local = environ.get("LOCALAPPDATA", "")
-        base = Path(local) if local else home / "AppData" / "Local"
-    elif platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        xdg = environ.get("XDG_DATA_HOME", "")
-        base = Path(xdg) if xdg and Path(xdg).is_absolute() else home / ".local" / "share"
-    return base / APP_FOLDER / FILE_NAME
+    """Where the journal lives unless settings say otherwise: the user's data folder (`_folders`)."""
+    return user_folder("data", environ, platform=platform, home=home) / FILE_NAME
 
 
 def entry_of(row: Any) -> JournalEntry:

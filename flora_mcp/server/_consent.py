@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -150,15 +150,21 @@ def decide(ctx: Ctx, spend: Spend, confirm_spend_usd: float | None) -> Elicit[An
     )
 
 
-def outcome(answer: Consent) -> Decided:
-    """Whatever way the answer came, as go or stop with the reason."""
+def outcome(
+    answer: ElicitationResult[Any],
+    *,
+    agreed: Callable[[Any], bool] = lambda data: isinstance(data, Answer) and data.start,
+    refused: str = "Nothing started: the user did not agree to spend this.",
+) -> Decided:
+    """Whatever way the answer came (the resolver's own decision, or the user's form, `agreed` telling
+    a yes), as go or stop with the reason."""
     if isinstance(answer, AcceptedElicitation):
         data: Any = answer.data
         if isinstance(data, Decided):
             return data
-        if isinstance(data, Answer) and data.start:
+        if agreed(data):
             return Decided(start=True, why="the user agreed", asked=True)
-    return Decided(start=False, why="Nothing started: the user did not agree to spend this.", asked=True)
+    return Decided(start=False, why=refused, asked=True)
 
 
 def total(quotes: Iterable[float | None]) -> float | None:

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Final
 
-from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
+from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
@@ -208,18 +208,6 @@ async def _ask_removal(
     )
 
 
-def _removal_outcome(answer: Removal) -> Decided:
-    if isinstance(answer, AcceptedElicitation):
-        data: Any = answer.data
-        if isinstance(data, Decided):
-            return data
-        if isinstance(data, RemoveAnswer) and data.remove:
-            return Decided(start=True, why="the user agreed", asked=True)
-    return Decided(
-        start=False, why="Nothing changed: the user did not agree to remove those nodes.", asked=True
-    )
-
-
 class _Check:
     """A changeset checked against the canvas and the models; `problems` each name the fix."""
 
@@ -345,7 +333,11 @@ async def edit_canvas(
     revision: str | None = None,
     confirm_remove: list[str] | None = None,
 ) -> Annotated[CallToolResult, Changed]:
-    decided = _removal_outcome(removal)
+    decided = outcome(
+        removal,
+        agreed=lambda data: isinstance(data, RemoveAnswer) and data.remove,
+        refused="Nothing changed: the user did not agree to remove those nodes.",
+    )
     if not decided.start:
         raise ToolError(decided.why)
     body: dict[str, Any] = {

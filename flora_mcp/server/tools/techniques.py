@@ -125,12 +125,16 @@ async def _ask_first(
     acct = await account(ctx)
     with api_errors():
         action = next((a for a in await acct.client.list_actions() if a.action_id == technique_id), None)
-    if action is not None:
-        line = Line("action run", action.action_id, action.charged_cost, basis=LISTED)
-    else:
-        technique = await _technique(acct, technique_id)
-        line = Line("technique run", technique.technique_id, technique.run_cost, basis=LISTED)
+    line = _listed(action if action is not None else await _technique(acct, technique_id))
     return decide(ctx, Spend((line,)), confirm_spend_usd)
+
+
+def _listed(runs: Action | Technique) -> Line:
+    """What a run of a technique or action costs as FLORA lists it: what the consent and the start
+    answer name."""
+    if isinstance(runs, Action):
+        return Line("action run", runs.action_id, runs.charged_cost, basis=LISTED)
+    return Line("technique run", runs.technique_id, runs.run_cost, basis=LISTED)
 
 
 async def run_technique(
@@ -170,9 +174,8 @@ async def run_technique(
                 technique.technique_id, workspace, inputs, idempotency_key=key
             ),
         )
-    line = Line("technique run", technique.technique_id, technique.run_cost, basis=LISTED)
     about = {"technique_id": technique.technique_id, "workspace_id": workspace}
-    about |= results.costs(started.quoted_cost, Spend((line,)))
+    about |= results.costs(started.quoted_cost, Spend((_listed(technique),)))
     names = [slot.id for slot in technique.outputs]  # outputs by name: square, landscape…
     return await follow_started(ctx, acct, started, wait_seconds, about, names)
 
@@ -201,13 +204,12 @@ async def _run_action(
                 action.action_id, workspace, project, given, params or None, idempotency_key=key
             ),
         )
-    line = Line("action run", action.action_id, action.charged_cost, basis=LISTED)
     about = {
         "action_id": action.action_id,
         "workspace_id": workspace,
         "project_id": project,
         "canvas_url": await acct.canvas_url(project),
-        **results.costs(started.quoted_cost, Spend((line,))),
+        **results.costs(started.quoted_cost, Spend((_listed(action),))),
     }
     note = await crop_note(ctx.request_context.lifespan_context, action, given, params)
     names = [slot.name for slot in action.outputs]

@@ -346,6 +346,9 @@ class TechniqueSlot(_Response):
     description: str | None = None
     specified_aspect_ratio: str | None = None
     specified_duration: float | None = None
+    allow_multiple: bool | None = None  # several values may be given: one run per value
+    accepts_element: bool | None = None  # an element id may fill it
+    optional: bool | None = None  # may be left out (None: the definition does not say)
 
 
 class Technique(_Response):

@@ -5,8 +5,10 @@
 - `poster` sets a headline over a picture, 3:4.
 - `tagline-writer` takes a brief and writes three taglines (a text output).
 
-The contract has no `required` flag on technique inputs: an input is required unless its description
-starts with "Optional", and the sandbox refuses a run that lacks a required one.
+Inputs carry SDK 0.11's flags: `optional` (product-shot's setting) and `allow_multiple` (the
+poster's headline: one run per value). A definition without `optional` marks an optional input by
+starting its description with "Optional", as older ones did. The sandbox refuses a run that lacks
+a required input, and takes one value per input: how several travel is not documented.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ class Port:
     description: str
     aspect_ratio: str | None = None
     duration: float | None = None
+    optional: bool | None = None  # None: not said (then a description starting "Optional" says it)
+    allow_multiple: bool = False
 
     @property
     def required(self) -> bool:
-        return not self.description.startswith("Optional")
+        return not self.optional if self.optional is not None else not self.description.startswith("Optional")
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -54,6 +58,10 @@ class Port:
             out["specified_aspect_ratio"] = self.aspect_ratio
         if self.duration is not None:
             out["specified_duration"] = self.duration
+        if self.optional is not None:
+            out["optional"] = self.optional
+        if self.allow_multiple:
+            out["allow_multiple"] = True
         return out
 
 
@@ -201,9 +209,7 @@ TECHNIQUES: tuple[Technique, ...] = (
         0.12,
         (
             Port("product", "Product photo", "imageUrl", "The product on a plain background."),
-            Port(
-                "setting", "Setting", "text", "Optional: the scene or mood, e.g. 'marble counter, morning'."
-            ),
+            Port("setting", "Setting", "text", "The scene or mood: 'marble counter'.", optional=True),
         ),
         (
             Port("square", "Square shot", "imageUrl", "The product framed 1:1.", aspect_ratio="1:1"),
@@ -219,7 +225,7 @@ TECHNIQUES: tuple[Technique, ...] = (
         0.04,
         (
             Port("picture", "Picture", "imageUrl", "The picture that fills the poster."),
-            Port("headline", "Headline", "text", "A few words, set large at the foot."),
+            Port("headline", "Headline", "text", "A few words, set large at the foot.", allow_multiple=True),
         ),
         (Port("poster", "Poster", "imageUrl", "The poster, 3:4.", aspect_ratio="3:4"),),
         poster,

@@ -135,8 +135,8 @@ TOOLS: Final = (
     ToolRow(
         run_technique,
         "Run a technique or action",
-        "Spends its cost; waits. inputs: {input: text, or URL of an earlier output or asset}; params: "
-        "an action's. project_id: as generate.",
+        "Spends its cost per run; waits. inputs: {input: text, or URL of an earlier output or asset; a "
+        "list where allow_multiple: one run each}; params: an action's. project_id: as generate.",
         CREATE,
         GALLERY,
     ),

@@ -30,9 +30,9 @@ from flora_mcp.server._consent import Answer, Consent, Decided, Line, Spend, dec
 from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
 from flora_mcp.server._defaults import default_place
 from flora_mcp.server._model_choice import ModelChoice, choose
-from flora_mcp.server._runs import start_recorded
+from flora_mcp.server._runs import MAX_STARTING, start_recorded
 from flora_mcp.server.tools.arguments import GenerationTypeArg, Prompt, WaitSeconds
-from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS, MAX_STARTING
+from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS
 
 MAX_ITEMS: Final = BATCH_LIMIT
 _DASH: Final = "\u2013"  # an en dash, for ranges of items

@@ -13,29 +13,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
-import anyio
 from mcp.server.mcpserver import Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from flora_mcp.client import (
-    FloraError,
     GenerationRequest,
-    RunStarted,
 )
 from flora_mcp.server import _checks, _costs, _follow
 from flora_mcp.server import _results as results
-from flora_mcp.server._account import Account
 from flora_mcp.server._consent import Answer, Consent, Decided, Spend, decide, outcome, total
-from flora_mcp.server._context import Ctx, account, advice, api_errors, media_origins
+from flora_mcp.server._context import Ctx, account, api_errors, media_origins
 from flora_mcp.server._defaults import default_place
 from flora_mcp.server._model_choice import choose
-from flora_mcp.server._runs import start_recorded
+from flora_mcp.server._runs import start_each, start_recorded
 from flora_mcp.server.tools.arguments import GenerationTypeArg, Prompt, WaitSeconds
 
 MAX_COUNT: Final = 8
-MAX_STARTING: Final = 2  # FLORA advises about 2 concurrent starts per workspace (Krea drops more)
 DEFAULT_WAIT_SECONDS: Final = 45
 
 
@@ -111,10 +106,11 @@ async def generate_for(ctx: Ctx, ask: Ask) -> CallToolResult:
         model=choice.model,
         params=choice.params or None,
     )
-    started, failures = await _start_all(acct, request, ask.count)
+    # The requests are identical, so a lost answer recovered as another's run changes nothing.
+    started, failures = await start_each([lambda: start_recorded(acct, request)] * ask.count)
     if not started:
-        raise ToolError(_why(failures[0]))
-    notes = [f"{len(failures)} of {ask.count} runs did not start: {_why(failures[0])}"] if failures else []
+        raise ToolError(failures[0])
+    notes = [f"{len(failures)} of {ask.count} runs did not start: {failures[0]}"] if failures else []
     notes += [choice.note] if choice.note else []
     model = next((s.model.model_id for s in started if s.model and s.model.model_id), choice.model)
     spend = Spend((await _costs.line(acct, type_, choice.model),) * len(started))
@@ -130,29 +126,3 @@ async def generate_for(ctx: Ctx, ask: Ask) -> CallToolResult:
         **results.costs(total(s.quoted_cost for s in started), spend),
     }
     return await _follow.answer(ctx, data, followed, notes)
-
-
-def _why(exc: FloraError | ToolError) -> str:
-    return advice(exc) if isinstance(exc, FloraError) else str(exc)
-
-
-async def _start_all(
-    acct: Account, request: GenerationRequest, count: int
-) -> tuple[list[RunStarted], list[FloraError | ToolError]]:
-    """Start `count` runs, as many at once as FLORA advises; the ones that started, and why any did
-    not. The requests are identical, so a lost answer recovered as another's run changes nothing."""
-    started: list[RunStarted | None] = [None] * count  # in request order, whatever order they finish
-    failures: list[FloraError | ToolError] = []
-    pace = anyio.CapacityLimiter(MAX_STARTING)
-
-    async def one(index: int) -> None:
-        try:
-            async with pace:
-                started[index] = await start_recorded(acct, request)
-        except (FloraError, ToolError) as exc:  # one failure must not hide the runs that did start
-            failures.append(exc)
-
-    async with anyio.create_task_group() as group:
-        for index in range(count):
-            group.start_soon(one, index)
-    return [run for run in started if run is not None], failures

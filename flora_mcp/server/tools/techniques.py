@@ -8,12 +8,10 @@ A run spends its cost whatever its inputs, and FLORA takes a bad input as it doe
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Annotated, Any, Final, TypeVar
-from urllib.parse import urlsplit
 
 from mcp.server.mcpserver import Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
@@ -21,23 +19,23 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field
 
 from flora_mcp import rendering
-from flora_mcp.client import Action, RunStarted, Technique, TechniqueSlot
+from flora_mcp.client import Action, RunStarted, Technique
 from flora_mcp.server import _checks, _follow
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
-from flora_mcp.server._consent import Answer, Consent, Decided, Line, Spend, decide, outcome
+from flora_mcp.server._consent import Answer, Consent, Decided, Line, Spend, decide, outcome, total
 from flora_mcp.server._context import Ctx, account, api_errors, media_origins
 from flora_mcp.server._defaults import default_place, default_workspace
 from flora_mcp.server._history import Record
 from flora_mcp.server._inline import crop_note
 from flora_mcp.server._prices import LISTED
-from flora_mcp.server._references import HOW_TO_GET_ONE, fetchable
+from flora_mcp.server._runs import Start, start_each
 from flora_mcp.server._starting import start_once
 from flora_mcp.server.tools import actions
 from flora_mcp.server.tools.arguments import WaitSeconds
 from flora_mcp.server.tools.generate import DEFAULT_WAIT_SECONDS
+from flora_mcp.server.tools.technique_inputs import runs_of
 
-MEDIA_KINDS: Final = {"imageUrl": "image", "videoUrl": "video", "audioUrl": "audio", "documentUrl": "file"}
 LIST_LIMIT: Final = 100
 BRIEF_CHARS: Final = 120
 
@@ -119,14 +117,18 @@ def _action_words(action: Action) -> str:
 
 
 async def _ask_first(
-    ctx: Ctx, technique_id: str, confirm_spend_usd: float | None
+    ctx: Ctx, technique_id: str, inputs: dict[str, Any], confirm_spend_usd: float | None
 ) -> Elicit[Answer] | Decided:
-    """The consent resolver: a technique's `run_cost` or an action's price, as listed."""
+    """The consent resolver: a technique's `run_cost` (per value of an input given several) or an
+    action's price, as listed."""
     acct = await account(ctx)
     with api_errors():
         action = next((a for a in await acct.client.list_actions() if a.action_id == technique_id), None)
-    line = _listed(action if action is not None else await _technique(acct, technique_id))
-    return decide(ctx, Spend((line,)), confirm_spend_usd)
+    if action is not None:
+        return decide(ctx, Spend((_listed(action),)), confirm_spend_usd)
+    technique = await _technique(acct, technique_id)
+    runs = runs_of(technique, inputs, await media_origins(ctx.request_context.lifespan_context))
+    return decide(ctx, Spend((_listed(technique),) * len(runs)), confirm_spend_usd)
 
 
 def _listed(runs: Action | Technique) -> Line:
@@ -162,22 +164,36 @@ async def run_technique(
     technique = await _technique(acct, technique_id)
     if params:
         raise ToolError(f"params are for actions; technique {technique.technique_id!r} takes only inputs.")
-    check_inputs(technique, inputs, origins)
+    runs = runs_of(technique, inputs, origins)
     with api_errors(not_found=f"Project {project_id!r} was not found: use one from list_projects."):
         workspace = await default_workspace(state.settings, acct, project_id=project_id)
-    record = Record("technique", None, None, technique.technique_id, dict(inputs), workspace, None)
-    with api_errors():
-        started = await start_once(
+    started, failures = await start_each(
+        [_technique_start(acct, technique, workspace, given) for given in runs]
+    )
+    if not started:
+        raise ToolError(failures[0])
+    notes = [f"{len(failures)} of {len(runs)} runs did not start: {failures[0]}"] if failures else []
+    about = {"technique_id": technique.technique_id, "workspace_id": workspace}
+    quoted = total(s.quoted_cost for s in started)
+    about |= results.costs(quoted, Spend((_listed(technique),) * len(started)))
+    names = [slot.id for slot in technique.outputs]  # outputs by name: square, landscape…
+    return await follow_started(ctx, acct, started, wait_seconds, about, names, notes)
+
+
+def _technique_start(acct: Account, technique: Technique, workspace: str, given: dict[str, str]) -> Start:
+    """One run of the technique on `given`, started once (`start_once`): its own intent and key."""
+    record = Record("technique", None, None, technique.technique_id, dict(given), workspace, None)
+
+    async def start() -> RunStarted:
+        return await start_once(
             acct.history,
             record,
             lambda key: acct.client.run_technique(
-                technique.technique_id, workspace, inputs, idempotency_key=key
+                technique.technique_id, workspace, given, idempotency_key=key
             ),
         )
-    about = {"technique_id": technique.technique_id, "workspace_id": workspace}
-    about |= results.costs(started.quoted_cost, Spend((_listed(technique),)))
-    names = [slot.id for slot in technique.outputs]  # outputs by name: square, landscape…
-    return await follow_started(ctx, acct, started, wait_seconds, about, names)
+
+    return start
 
 
 async def _run_action(
@@ -213,7 +229,7 @@ async def _run_action(
     }
     note = await crop_note(ctx.request_context.lifespan_context, action, given, params)
     names = [slot.name for slot in action.outputs]
-    return await follow_started(ctx, acct, started, wait_seconds, about, names, [note] if note else [])
+    return await follow_started(ctx, acct, [started], wait_seconds, about, names, [note] if note else [])
 
 
 async def _technique(acct: Account, technique_id: str) -> Technique:
@@ -233,67 +249,20 @@ def _brief(technique: Technique) -> dict[str, Any]:
     }
 
 
-def optional(slot: TechniqueSlot) -> bool:
-    # The contract has no `required` flag; FLORA's definitions say "Optional…" in the description.
-    return (slot.description or "").lstrip().lower().startswith("optional")
-
-
-def check_inputs(technique: Technique, inputs: Mapping[str, Any], origins: Sequence[str]) -> None:
-    """Refuse, before spending, inputs the technique does not take, lacks, or could not read."""
-    slots = {slot.id: slot for slot in technique.inputs}
-    accepted = "; ".join(
-        f"{s.id} ({_what(s)}{', optional' if optional(s) else ''})" for s in technique.inputs
-    )
-    name = f"technique {technique.technique_id!r}"
-    unknown = [key for key in inputs if key not in slots]
-    if unknown:
-        raise ToolError(
-            f"inputs {', '.join(map(repr, unknown))} are not inputs of {name}. Its inputs: {accepted}."
-        )
-    missing = [s.id for s in technique.inputs if s.id not in inputs and not optional(s)]
-    if missing:
-        raise ToolError(f"{name} needs inputs {', '.join(missing)}. Its inputs: {accepted}.")
-    for key, value in inputs.items():
-        slot = slots[key]
-        if not isinstance(value, str) or not value.strip():
-            raise ToolError(f"inputs.{key} must be {_what(slot)}: a non-empty string.")
-        if slot.type in MEDIA_KINDS:
-            _check_media(f"inputs.{key}", value, slot, origins)
-
-
-def _what(slot: TechniqueSlot) -> str:
-    if slot.type not in MEDIA_KINDS:
-        return "a text" if slot.type == "text" else f"a {slot.type}"
-    kind = MEDIA_KINDS[slot.type]
-    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} URL"
-
-
-def _check_media(where: str, url: str, slot: TechniqueSlot, origins: Sequence[str]) -> None:
-    if not fetchable(url, origins):
-        raise ToolError(f"{where} {url!r} is not {_what(slot)} FLORA will fetch. {HOW_TO_GET_ONE}")
-    expected = MEDIA_KINDS[slot.type]
-    guessed = (mimetypes.guess_type(urlsplit(url).path)[0] or "").split("/")[0]
-    if (
-        guessed in ("image", "video", "audio")
-        and expected in ("image", "video", "audio")
-        and guessed != expected
-    ):
-        raise ToolError(f"{where} looks like {guessed}, but {slot.id} takes {_what(slot)}.")
-
-
 async def follow_started(
     ctx: Ctx,
     acct: Account,
-    started: RunStarted,
+    started: Sequence[RunStarted],
     wait_seconds: float,
     about: dict[str, Any],
     output_names: Sequence[str] = (),
     notes: Sequence[str] = (),
 ) -> CallToolResult:
-    """Wait for a started run (progress to the host), then answer with its outputs labelled by the
+    """Wait for started runs (progress to the host), then answer with their outputs labelled by the
     definition's output names (square, landscape…): the path every run takes (`_follow`)."""
-    # An action run belongs to a project, but FLORA's history lists generations only: read on its own.
-    acct.runs.add(started.run_id, project_id=None, estimated_seconds=started.estimated_seconds)
-    followed = await _follow.follow(ctx, acct, [started.run_id], wait_seconds)
+    # Technique and action runs: FLORA's history lists generations only, so each is read on its own.
+    for run in started:
+        acct.runs.add(run.run_id, project_id=None, estimated_seconds=run.estimated_seconds)
+    followed = await _follow.follow(ctx, acct, [run.run_id for run in started], wait_seconds)
     labelled = [rendering.labelled(run, output_names) for run in followed.runs]
     return await _follow.answer(ctx, about, replace(followed, runs=labelled), notes)

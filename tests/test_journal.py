@@ -541,6 +541,14 @@ def test_every_store_on_one_database_reads_the_same_secret(opener: Opener) -> No
     assert opener().secret("request_state_key", "second-candidate") == "first-candidate"
 
 
+def test_every_store_on_one_database_knows_the_media_origins_another_learned(opener: Opener) -> None:
+    """An asset uploaded through one replica is a reference FLORA fetches on every replica."""
+    first, second = opener(), opener()
+    first.learn_origins(["https://storage.example.com", "https://media.flora.ai"])
+    first.learn_origins(["https://storage.example.com"])  # again: nothing doubles
+    assert second.media_origins() == {"https://storage.example.com", "https://media.flora.ai"}
+
+
 def test_a_version_1_journal_is_upgraded_without_losing_a_row(path: Path) -> None:
     """Journals written before the store (schema 1: runs only) gain leases and claims; their
     answered runs become claims, so no recovery can hand them out."""

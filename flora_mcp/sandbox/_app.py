@@ -50,7 +50,7 @@ from flora_mcp.sandbox._store import (
 from flora_mcp.sandbox._surface import routes as surface_routes
 from flora_mcp.sandbox._views import (
     API_PREFIX,
-    alternate_origin,
+    flora_origins,
     generation_item,
     run_started,
     run_status,
@@ -237,7 +237,7 @@ class Api:
             parts = urlsplit(url)
         except ValueError:
             return False
-        if f"{parts.scheme}://{parts.netloc}" not in (origin, alternate_origin(origin)):
+        if f"{parts.scheme}://{parts.netloc}" not in flora_origins(origin, self.state.storage_origin):
             return False
         media = _MEDIA_PATH.fullmatch(parts.path)
         if media is None:

@@ -121,6 +121,7 @@ async def create_asset(api: Api, request: Request, caller: Caller, body: Any) ->
         created=state.clock(),
         seq=state._next_seq(),
         project_id=project.project_id if project else None,
+        storage=state.storage_origin,
     )
     if direct:
         asset.accept(file.content)

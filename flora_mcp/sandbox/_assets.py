@@ -112,6 +112,7 @@ class Asset:
     sniffed: Sniffed | None = None
     failure: str | None = None
     uploaded: bytes | None = None  # a signed upload's bytes, until completed
+    storage: str | None = None  # the origin its file is served from (None: the API's)
 
     def accept(self, content: bytes) -> None:
         """Check the bytes; the asset becomes ready with them, or failed with the reason."""
@@ -144,7 +145,7 @@ def is_asset_id(value: str) -> bool:
 
 
 def file_url(asset: Asset, origin: str) -> str:
-    return f"{origin}{ASSET_FILES}/{asset.asset_id}/{asset.file_name}"
+    return f"{asset.storage or origin}{ASSET_FILES}/{asset.asset_id}/{asset.file_name}"
 
 
 def _iso(seconds: float) -> str:

@@ -20,7 +20,7 @@ from flora_mcp.sandbox._jobs import Job, Kind, Loaded, Made, WorkFailed, outputs
 from flora_mcp.sandbox._request import PUBLIC, Json, body_object, origin, paged, strings, workspace_filter
 from flora_mcp.sandbox._store import FAIL_MARKER, Project, SandboxState, ms
 from flora_mcp.sandbox._techniques import TECHNIQUES, Technique, find_technique
-from flora_mcp.sandbox._views import alternate_origin
+from flora_mcp.sandbox._views import flora_origins
 
 if TYPE_CHECKING:
     from flora_mcp.sandbox._app import Api, Caller
@@ -31,17 +31,17 @@ _FOREIGN = (
 )
 
 
-def _on_flora(url: str, home: str) -> bool:
-    """Whether FLORA would read this URL: one on the sandbox itself, under either of its names."""
+def _on_flora(state: SandboxState, url: str, home: str) -> bool:
+    """Whether FLORA would read this URL: one on the sandbox itself (outputs or uploads)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" in (home, alternate_origin(home))
+    return f"{parts.scheme}://{parts.netloc}" in flora_origins(home, state.storage_origin)
 
 
 async def _load(state: SandboxState, home: str, type_: str, url: str | None, text: str | None) -> Loaded:
     """An input's content; raises Rejected when FLORA could not read it. `home` is the origin called."""
     if url is None:
         return Loaded(type_, text=text)
-    if not _on_flora(url, home):
+    if not _on_flora(state, url, home):
         raise Rejected(_FOREIGN.format(url=url))
     content = asset_bytes(state, url)
     if content is None:

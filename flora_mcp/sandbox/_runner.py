@@ -82,8 +82,10 @@ class RunningSandbox:
         self._thread = thread
         self.origin = origin
         self.base_url = origin + API_PREFIX
-        # Every other run's outputs are served from the second origin, as FLORA serves from two hosts.
+        # Every other run's outputs are served from the second origin, as FLORA serves from two hosts;
+        # uploads from a third that it does not announce, as FLORA's storage (BEHAVIOUR.md).
         self.media_origins: tuple[str, ...] = tuple(dict.fromkeys((origin, alternate_origin(origin))))
+        self.storage_origin = state.storage_origin or origin
         self.state = state
 
     def stop(self) -> None:
@@ -118,6 +120,7 @@ def start_sandbox(
     The options are as for `create_app`; change them later on `.state`.
     """
     sock, origin = _bind(host, port)
+    storage, storage_origin = _bind(host, 0)
     app = create_app(
         speed=speed,
         seed=seed,
@@ -126,17 +129,19 @@ def start_sandbox(
         duration_factors=duration_factors,
         settle_seconds=settle_seconds,
     )
+    app.state.sandbox.storage_origin = storage_origin
     ready = threading.Event()
     server = _Server(_config(app), on_started=ready.set)
     failure: list[BaseException] = []
 
     def serve() -> None:
         try:
-            server.run(sockets=[sock])
+            server.run(sockets=[sock, storage])
         except BaseException as exc:  # uvicorn exits with SystemExit on startup failures
             failure.append(exc)
         finally:
             sock.close()
+            storage.close()
             ready.set()  # never leave the caller waiting
 
     thread = threading.Thread(target=serve, name="flora-sandbox", daemon=True)
@@ -167,6 +172,7 @@ def serve_sandbox(
     The options (e.g. `faults=parse_faults("POST /generate drop first")`) are as for `create_app`.
     """
     sock, origin = _bind(host, port)
+    storage, storage_origin = _bind(host, 0)
     app = create_app(
         speed=speed,
         seed=seed,
@@ -175,10 +181,12 @@ def serve_sandbox(
         duration_factors=duration_factors,
         settle_seconds=settle_seconds,
     )
+    app.state.sandbox.storage_origin = storage_origin
     server = _Server(_config(app), on_started=lambda: on_ready(origin + API_PREFIX))
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=[sock, storage])
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled gracefully
         pass
     finally:
         sock.close()
+        storage.close()

@@ -198,6 +198,9 @@ class SandboxState:
         self.projects: dict[str, Project] = {}
         self.workspaces: dict[str, Workspace] = {}  # by workspace_id
         self.media: dict[str, tuple[bytes, str]] = {}  # "run_id/file" -> (bytes, content type)
+        # Where uploads are served from: as FLORA's (new uploads on storage whose host it does not
+        # name), not one of the output origins (set by the runner; None: the API's own origin).
+        self.storage_origin: str | None = None
         self.assets: dict[str, Asset] = {}  # by asset_id
         self.jobs: dict[str, Job] = {}  # technique and action runs, by run_id
         self.job_keys: dict[tuple[str, str], str] = {}  # (workspace_id, body idempotency_key) -> run_id

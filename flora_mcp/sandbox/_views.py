@@ -27,6 +27,12 @@ def alternate_origin(origin: str) -> str:
     return f"{parts.scheme}://{other}:{parts.port}"
 
 
+def flora_origins(home: str, storage: str | None) -> tuple[str, ...]:
+    """The origins FLORA reads input media from: its output hosts (both names of the origin called)
+    and the storage its uploads are served from."""
+    return tuple(o for o in (home, alternate_origin(home), storage) if o)
+
+
 def media_url(run: Run, origin: str) -> str:
     host = alternate_origin(origin) if run.alternate_media else origin
     return f"{host}/media/{run.run_id}/{run.output_file}"

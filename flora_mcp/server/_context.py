@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,7 +26,9 @@ from flora_mcp.server._account import Account
 from flora_mcp.server._bearer import bearer
 from flora_mcp.server._history import History
 from flora_mcp.server._state import AppState
-from flora_mcp.store import account_digest
+from flora_mcp.store import StoreError, account_digest, in_thread
+
+logger = logging.getLogger(__name__)
 
 Ctx = Context[AppState, Any]
 """A tool's context: `ctx.request_context.lifespan_context` is the server's `AppState`."""
@@ -73,21 +76,60 @@ async def account(ctx: Ctx) -> Account:
 
 
 async def loopback_origins(state: AppState) -> tuple[str, ...]:
-    """The origins whose plain-http outputs are fetched: a sandbox on this machine (which, like
-    FLORA, serves outputs from two)."""
+    """The origins whose plain-http media this server fetches: a sandbox on this machine (which, like
+    FLORA, serves outputs from two and uploads from a third), and loopback origins it gave URLs on."""
     sandbox = await state.sandbox()
     if sandbox is not None:
-        return sandbox.media_origins
-    url = httpx2.URL(state.settings.base_url)
-    if url.scheme == "http" and url.host in LOOPBACK_HOSTS:
-        # Any loopback name of that port is the same emulator (it serves outputs from two).
-        return tuple(origin_of(url.copy_with(host=host)) for host in sorted(LOOPBACK_HOSTS))
-    return ()
+        found = [*sandbox.media_origins, sandbox.storage_origin]
+    else:
+        url = httpx2.URL(state.settings.base_url)
+        found = []
+        if url.scheme == "http" and url.host in LOOPBACK_HOSTS:
+            # Any loopback name of that port is the same emulator (it serves outputs from two).
+            found = [origin_of(url.copy_with(host=host)) for host in sorted(LOOPBACK_HOSTS)]
+    found += [o for o in state.media_seen if httpx2.URL(o).host in LOOPBACK_HOSTS]
+    return tuple(dict.fromkeys(found))
 
 
 async def media_origins(state: AppState) -> list[str]:
-    """Where output URLs point: FLORA's media hosts, and a local sandbox's origins."""
-    return [*state.settings.media_origins, *await loopback_origins(state)]
+    """Where FLORA fetches input media from: its media hosts (settings), the origins FLORA gave media
+    URLs on (`learn_media`), and a local sandbox's output origins."""
+    sandbox = await state.sandbox()
+    local = list(sandbox.media_origins) if sandbox is not None else list(await loopback_origins(state))
+    return list(dict.fromkeys([*state.settings.media_origins, *local, *await _learned(state)]))
+
+
+async def learn_media(state: AppState, urls: Iterable[str | None]) -> None:
+    """Remember the origins of media URLs FLORA gave (its assets', its outputs'), for every replica
+    sharing the store: FLORA fetches references from its own hosts, and does not name them all (new
+    uploads live on storage it does not name: BEHAVIOUR.md)."""
+    new = {origin for url in urls if url and (origin := _origin(url)) is not None} - state.media_seen
+    if not new:
+        return
+    state.media_seen |= new
+    try:
+        await in_thread((await state.store()).learn_origins, new)
+    except (StoreError, OSError) as exc:  # this replica still knows them
+        logger.warning("Run store unavailable: media origins not shared: %s", exc)
+
+
+def _origin(url: str) -> str | None:
+    if not url.startswith(("https://", "http://")):
+        return None
+    try:
+        return origin_of(url)
+    except httpx2.InvalidURL:
+        return None
+
+
+async def _learned(state: AppState) -> set[str]:
+    try:
+        shared = await in_thread((await state.store()).media_origins)
+    except (StoreError, OSError) as exc:
+        logger.warning("Run store unavailable: media origins from this replica only: %s", exc)
+        return set(state.media_seen)
+    state.media_seen |= shared
+    return set(state.media_seen)
 
 
 def advice(exc: FloraError, not_found: str | None = None) -> str:

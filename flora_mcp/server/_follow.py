@@ -19,7 +19,7 @@ from flora_mcp import rendering
 from flora_mcp.client import FloraError, Run
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
-from flora_mcp.server._context import Ctx, advice
+from flora_mcp.server._context import Ctx, advice, learn_media
 from flora_mcp.server._inline import inline_outputs
 from flora_mcp.server.waiting import wait_for_runs
 
@@ -40,11 +40,13 @@ class Followed:
 
 
 async def read(ctx: Ctx, acct: Account, run_ids: Sequence[str], wait_seconds: float) -> list[Run]:
-    """The runs, once ended or after `wait_seconds`, journaled; FLORA's errors are raised."""
+    """The runs, once ended or after `wait_seconds`, journaled (and their media hosts learned:
+    `learn_media`); FLORA's errors are raised."""
     report = ctx.report_progress if wait_seconds else None
     seen = await wait_for_runs(acct.client, acct.runs, list(run_ids), wait_seconds, report)
     runs = [seen[run_id] for run_id in run_ids]
     await acct.history.settle(runs)
+    await learn_media(ctx.request_context.lifespan_context, [o.url for run in runs for o in run.outputs])
     return runs
 
 

@@ -41,6 +41,7 @@ class AppState:
     def __init__(self, settings: Settings, store: RunStore | None = None) -> None:
         self.settings = settings
         self.recent_images: OrderedDict[tuple[str, int, int], ImageContent] = OrderedDict()
+        self.media_seen: set[str] = set()  # origins FLORA gave media URLs on (`_context.learn_media`)
         self._http: httpx2.AsyncClient | None = None
         self._sandbox: RunningSandbox | None = None
         self._sandbox_ready: anyio.Event | None = None

@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS claims (
 CREATE TABLE IF NOT EXISTS secrets (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS media_origins (
+    origin TEXT PRIMARY KEY,
+    seen_at DOUBLE PRECISION NOT NULL
 )
 """
 

@@ -37,7 +37,7 @@ from flora_mcp.store._rows import (
     entry_of,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: media_origins
 _CHUNK = 500  # ids per IN (...) list: well under either database's limit on bound parameters
 
 
@@ -392,6 +392,22 @@ class RunStore:
                 ).fetchall()
                 found.update({run_id: local_id for run_id, local_id in rows})
         return found
+
+    def learn_origins(self, origins: Iterable[str]) -> None:
+        """Remember origins FLORA gave media URLs on (its assets' and outputs' hosts), for every replica."""
+        with self._transaction() as run:
+            for origin in sorted(set(origins)):
+                run(
+                    self._sql(
+                        "INSERT INTO media_origins (origin, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+                    ),
+                    (origin[:MAX_FIELD_CHARS], time.time()),
+                )
+
+    def media_origins(self) -> set[str]:
+        """The origins `learn_origins` remembered."""
+        with self._transaction() as run:
+            return {row[0] for row in run(self._sql("SELECT origin FROM media_origins"), ()).fetchall()}
 
     def secret(self, name: str, candidate: str) -> str:
         """The secret `name`: `candidate` if none was stored yet, else the one every replica uses."""

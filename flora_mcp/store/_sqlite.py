@@ -74,6 +74,10 @@ CREATE TABLE IF NOT EXISTS secrets (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS media_origins (
+    origin TEXT PRIMARY KEY,
+    seen_at REAL NOT NULL
+);
 INSERT INTO claims (run_id, local_id, claimed_at)
     SELECT run_id, local_id, started_at FROM runs WHERE run_id IS NOT NULL
     ON CONFLICT DO NOTHING;

@@ -44,7 +44,7 @@ from flora_mcp.server._consent import (
     outcome,
     total,
 )
-from flora_mcp.server._context import Ctx, account, advice, api_errors
+from flora_mcp.server._context import Ctx, account, advice, api_errors, learn_media
 from flora_mcp.server._history import Record
 from flora_mcp.server._starting import start_nodes
 from flora_mcp.server.tools.arguments import ProjectId, WaitSeconds
@@ -150,6 +150,7 @@ def _box(node_id: str, parts: Sequence[str]) -> str:
 async def get_canvas(project_id: ProjectId, ctx: Ctx) -> Annotated[CallToolResult, CanvasView]:
     acct = await account(ctx)
     workspace_id, graph = await _graph(acct, project_id)
+    await learn_media(ctx.request_context.lifespan_context, [node.output_url for node in graph.nodes])
     rows = [_row(project_id, node) for node in graph.nodes]
     picture = diagram(graph, rows)
     summary = {"node_count": len(rows), "edge_count": len(graph.edges)}

@@ -37,7 +37,7 @@ from flora_mcp.downloads import FetchRefused, fetch_output, origin_of
 from flora_mcp.server import _checks
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
-from flora_mcp.server._context import Ctx, account, api_errors, loopback_origins, media_origins
+from flora_mcp.server._context import Ctx, account, api_errors, learn_media, loopback_origins, media_origins
 from flora_mcp.server._defaults import default_workspace
 from flora_mcp.server._references import fetchable
 from flora_mcp.server._roots import Allowed, allowed_folders
@@ -62,7 +62,9 @@ async def upload_asset(
             _checks.check_id(name, value)
     if source.startswith("run_"):
         _checks.check_id("run_id", source)
-        return _direct(await _first_output(await account(ctx), source))
+        output = await _first_output(await account(ctx), source)
+        await learn_media(state, [output])
+        return _direct(output)
     by_url = "://" in source and not source.startswith("file:")
     upload: files.Upload | None = None
     if by_url:
@@ -93,6 +95,7 @@ async def upload_asset(
             ) from exc
     if asset.url is None or asset.status != "ready":
         raise ToolError(f"FLORA is still processing asset {asset.asset_id} ({asset.status}); try again soon.")
+    await learn_media(state, [asset.url])  # FLORA's storage host, which it does not name
     content_type = upload.content_type if upload else asset.content_type
     param = _PARAM_OF_KIND.get(content_type.split("/")[0], "the model's reference param")
     note = f"Uploaded. Use url as params.{param} of an i2i-/i2v- model, or as content_url on a canvas."

@@ -24,7 +24,7 @@ from flora_mcp.client import FloraError, NotFoundError, Run, RunStatus
 from flora_mcp.server import _checks, _costs, _follow
 from flora_mcp.server import _results as results
 from flora_mcp.server._account import Account
-from flora_mcp.server._context import Ctx, account, api_errors
+from flora_mcp.server._context import Ctx, account, api_errors, learn_media
 from flora_mcp.server._history import journal_fields
 from flora_mcp.server._inline import inline_outputs
 from flora_mcp.server.tools.arguments import Limit
@@ -63,6 +63,7 @@ async def list_generations(
         )
     runs = [run_from_generation(g) for g in page.items]
     await acct.history.settle(runs)
+    await learn_media(ctx.request_context.lifespan_context, [o.url for run in runs for o in run.outputs])
     known = await acct.history.entries(g.run_id for g in page.items)
     # A generation says more than a run (its project, model): kept, but its cost as run_data labels it.
     items = [

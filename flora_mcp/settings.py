@@ -69,7 +69,8 @@ class Settings(BaseModel):
     )
     media_origins: list[str] = Field(
         default=["https://media.flora.ai", "https://*.flora.ai", "https://ik.imagekit.io"],
-        description="comma-separated origins FLORA serves outputs from, which the gallery view may load",
+        description="comma-separated origins FLORA serves outputs from, which the gallery view may load; "
+        "origins FLORA gives asset or output URLs on are added as they are seen",
     )
     allowed_folders: list[str] = Field(
         default=["~"],

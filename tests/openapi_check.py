@@ -5,12 +5,15 @@ both sides: the client's requests (tests/client/_contract.py) and the sandbox's 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+CONTRACT = Path(__file__).parent / "contract" / "openapi.yaml"  # FLORA's, copied from ../shared
 
 
 @dataclass

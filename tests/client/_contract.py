@@ -4,16 +4,14 @@ and a check that a request the client sent is one the contract accepts (openapi-
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import yaml
 from openapi_core import OpenAPI
 
-from tests.openapi_check import openapi_request
+from tests.openapi_check import CONTRACT, openapi_request
 
-CONTRACT = Path(__file__).parents[1] / "contract" / "openapi.yaml"
 BASE = "https://flora.test/api/v1"
 
 

@@ -1,5 +1,6 @@
-"""The sandbox's own tests: one emulator per module, and a client with a key of its own per test
-(modules with other needs, a seed or another client, define their own)."""
+"""The sandbox's own tests: one emulator per module, a client with a key of its own per test, and
+the contract served from that emulator (modules with other needs, a seed or another client,
+define their own)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx2
 import pytest
+import yaml
+from openapi_core import OpenAPI
 
 from flora_mcp.sandbox import RunningSandbox, start_sandbox
+from tests.openapi_check import CONTRACT
 from tests.sandbox.surface_helpers import SPEED, client
 
 
@@ -22,3 +26,10 @@ def emulator() -> Iterator[RunningSandbox]:
 async def http(emulator: RunningSandbox) -> AsyncIterator[httpx2.AsyncClient]:
     async with client(emulator) as http:
         yield http
+
+
+@pytest.fixture(scope="module")
+def openapi(emulator: RunningSandbox) -> OpenAPI:
+    spec = yaml.safe_load(CONTRACT.read_text())
+    spec["servers"] = [{"url": emulator.base_url}]  # the same paths, served from loopback
+    return OpenAPI.from_dict(spec)

@@ -5,17 +5,11 @@ Checked by openapi-core against tests/contract/openapi.yaml, as `test_sandbox_co
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import httpx2
 import pytest
-import yaml
 from openapi_core import OpenAPI
 
-from flora_mcp.sandbox import RunningSandbox, start_sandbox
 from tests.sandbox.surface_helpers import (
-    SPEED,
-    client,
     image_output,
     png,
     project,
@@ -24,28 +18,9 @@ from tests.sandbox.surface_helpers import (
     upload,
     wait,
 )
-from tests.sandbox.test_sandbox_contract import CONTRACT, conforms
+from tests.sandbox.test_sandbox_contract import conforms
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[RunningSandbox]:
-    with start_sandbox(speed=SPEED) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def openapi(emulator: RunningSandbox) -> OpenAPI:
-    spec = yaml.safe_load(CONTRACT.read_text())
-    spec["servers"] = [{"url": emulator.base_url}]
-    return OpenAPI.from_dict(spec)
-
-
-@pytest.fixture
-async def http(emulator: RunningSandbox) -> AsyncIterator[httpx2.AsyncClient]:
-    async with client(emulator) as http:
-        yield http
 
 
 def _check_all(openapi: OpenAPI, responses: list[tuple[httpx2.Response, int]]) -> None:

@@ -111,12 +111,6 @@ def test_an_unseeded_fault_set_keeps_the_seed_it_picked_for_replay() -> None:
 # The faults over HTTP
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[RunningSandbox]:
-    with start_sandbox(speed=SPEED) as running:
-        yield running
-
-
 @pytest.fixture
 def state(emulator: RunningSandbox) -> Iterator[SandboxState]:
     """The module's sandbox, without faults and in replay mode before and after each test."""

@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 import wave
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -22,12 +22,6 @@ from flora_mcp.sandbox._catalogue import DEFAULT_MODELS, REFERENCES, find_model,
 pytestmark = pytest.mark.anyio
 
 SPEED = 0.01  # a 12 s image model finishes in 0.12 s
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[RunningSandbox]:
-    with start_sandbox(speed=SPEED) as running:
-        yield running
 
 
 def _client(emulator: RunningSandbox, key: str | None = None) -> httpx2.AsyncClient:

@@ -19,24 +19,15 @@ import yaml
 from openapi_core import OpenAPI
 
 from flora_mcp.sandbox import RunningSandbox, start_sandbox
-from tests.openapi_check import openapi_request, openapi_response
+from tests.openapi_check import CONTRACT, openapi_request, openapi_response
 
 pytestmark = pytest.mark.anyio
-
-CONTRACT = Path(__file__).parents[1] / "contract" / "openapi.yaml"
 
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[RunningSandbox]:
     with start_sandbox(speed=0.01) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def openapi(emulator: RunningSandbox) -> OpenAPI:
-    spec = yaml.safe_load(CONTRACT.read_text())
-    spec["servers"] = [{"url": emulator.base_url}]  # the same paths, served from loopback
-    return OpenAPI.from_dict(spec)
 
 
 def conforms(openapi: OpenAPI, response: httpx2.Response) -> httpx2.Response:

@@ -347,23 +347,8 @@ class FloraClient:
         fields = _without_none(
             workspace_id=workspace_id, folder=folder, content_type=content_type, project_id=project_id
         )
-        headers = {
-            "Authorization": f"Bearer {self._api_key}",
-            "Accept": "application/json",
-            "User-Agent": _USER_AGENT,
-            "Idempotency-Key": str(uuid.uuid4()),
-        }
-        request = self._http.build_request(
-            "POST",
-            self._base_url + "/assets",
-            data=fields,
-            files={"file": (file_name, data, content_type)},
-            headers=headers,
-            timeout=self._timeout,
-        )
-        answer = await self._retry.run(
-            lambda: self._send(request, sent_path="/assets"), method="POST", path=request.url.path
-        )
+        files = {"file": (file_name, data, content_type)}
+        answer = await self._request("POST", "/assets", form=fields, files=files)
         return await self._until_ready(_parse(AssetUpload, answer).asset_id, ready_timeout)
 
     async def _send_bytes(
@@ -562,6 +547,8 @@ class FloraClient:
         json: Any = None,
         params: Mapping[str, str | int | None] | None = None,
         idempotency_key: str | None = None,
+        form: Mapping[str, Any] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx2.Response:
         """One logical call: build the request once, send it (with retries), return the success.
 
@@ -580,6 +567,8 @@ class FloraClient:
             self._base_url + path,
             params={k: v for k, v in (params or {}).items() if v is not None},
             json=json,
+            data=form,  # with `files`: a multipart body
+            files=files,
             headers=headers,
             timeout=self._timeout,
         )

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
@@ -26,6 +25,7 @@ from tests.balancer import Balancer, round_robin
 from tests.conftest import TEST_SPEED, call_ok, error_text
 from tests.postgres import ThrowawayPostgres
 from tests.server.test_consent import ITEMS, TOTAL, User
+from tests.server.test_exactly_once import generation, start_at_once
 from tests.servers import ServerProcess, flora_server, server_env
 
 pytestmark = pytest.mark.anyio
@@ -77,11 +77,6 @@ async def place(mcp: Client) -> tuple[str, str]:
     workspace_id = workspaces[0]["workspace_id"]
     project = await call_ok(mcp, "create_project", {"workspace_id": workspace_id, "name": "Replicas"})
     return workspace_id, project["project_id"]
-
-
-def generation(workspace_id: str, project_id: str, prompt: str, model: str | None = None) -> dict[str, Any]:
-    arguments = {"type": "text", "prompt": prompt, "workspace_id": workspace_id, "project_id": project_id}
-    return arguments | ({"model": model} if model else {})
 
 
 @pytest.mark.parametrize("accept", [True, False], ids=["accept", "decline"])
@@ -145,18 +140,7 @@ async def test_lost_answers_over_two_replicas_each_get_their_own_run(deployment:
         model = next(m["model_id"] for m in models if m["model_id"].startswith("t2t-"))
         deployment.sandbox.state.faults.add(LOST)
         before = dict(deployment.balancer.counts)
-        answers: dict[str, str] = {}
-
-        async def start(i: int) -> None:
-            prompt = f"line {i}"
-            started = await call_ok(
-                mcp, "create_generation", generation(workspace_id, project_id, prompt, model)
-            )
-            answers[prompt] = started["run_id"]
-
-        async with anyio.create_task_group() as starts:
-            for i in range(6):
-                starts.start_soon(start, i)
+        answers = await start_at_once(mcp, workspace_id, project_id, model, 6)
 
     runs = deployment.sandbox.state.runs
     assert all(deployment.balancer.counts[u] > before[u] for u in before)  # spread over both

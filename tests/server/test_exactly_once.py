@@ -58,9 +58,26 @@ async def text_model(mcp: Client) -> str:
     return model_id
 
 
-def generation(workspace_id: str, project_id: str, prompt: str, model: str | None) -> dict[str, str]:
+def generation(workspace_id: str, project_id: str, prompt: str, model: str | None = None) -> dict[str, str]:
     arguments = {"type": "text", "prompt": prompt, "workspace_id": workspace_id, "project_id": project_id}
     return arguments | ({"model": model} if model else {})
+
+
+async def start_at_once(
+    mcp: Client, workspace_id: str, project_id: str, model: str | None, n: int
+) -> dict[str, str]:
+    """`n` create_generation calls at once, prompts "line 0".."line n-1": each prompt's answered run id."""
+    answers: dict[str, str] = {}
+
+    async def start(i: int) -> None:
+        prompt = f"line {i}"
+        started = await call_ok(mcp, "create_generation", generation(workspace_id, project_id, prompt, model))
+        answers[prompt] = started["run_id"]
+
+    async with anyio.create_task_group() as starts:
+        for i in range(n):
+            starts.start_soon(start, i)
+    return answers
 
 
 def prompt_of(sandbox: RunningSandbox, run_id: str) -> str:
@@ -77,18 +94,7 @@ async def test_concurrent_starts_each_get_the_run_of_their_own_prompt(
         model = await text_model(mcp) if named_model else None
         faulty_sandbox.state.faults.add(*FAULTS)
         before = faulty_sandbox.state.runs_started()
-        answers: dict[str, str] = {}
-
-        async def start(i: int) -> None:
-            prompt = f"line {i}"
-            started = await call_ok(
-                mcp, "create_generation", generation(workspace_id, project_id, prompt, model)
-            )
-            answers[prompt] = started["run_id"]
-
-        async with anyio.create_task_group() as starts:  # all at once, every first answer lost
-            for i in range(N):
-                starts.start_soon(start, i)
+        answers = await start_at_once(mcp, workspace_id, project_id, model, N)  # every first answer lost
 
     assert faulty_sandbox.state.runs_started() - before == N
     assert len(set(answers.values())) == N
